@@ -1,0 +1,1 @@
+"""The ``unfreeze`` command line: thin commands over unfreeze_core."""

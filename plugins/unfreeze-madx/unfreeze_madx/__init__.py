@@ -1,0 +1,83 @@
+"""MAD-X: a bottleneck task adapter (one unit per layer) stacked on a frozen language adapter.
+
+Language adapters (``seq_bn_inv``) come from, in order: ``lang_adapters=DIR`` (``DIR/<lang>/``
+as written by ``save_adapter`` or ``unfreeze lang-adapter train``), the embedded world's own
+adapters when the model is ``world``, or AdapterHub's ``<lang>/wiki@ukp`` (online only).
+``lang_adapters=fresh`` adds untrained ones: for smoke tests only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from unfreeze_core.api import AdapterBackend
+from unfreeze_core.errors import UnfreezeError
+from unfreeze_core.hookspecs import hookimpl
+from unfreeze_core.units import adapter_unit_modules, adapter_units
+
+__version__ = "0.1.0"
+TASK = "task"
+
+
+def language_adapter_source(lang: str, setting: str, model_name: str) -> str:
+    """Where the language adapter for ``lang`` is loaded from (a folder or an AdapterHub id)."""
+    if setting not in ("auto", "fresh"):
+        folder = Path(setting) / lang
+        if not folder.is_dir():
+            raise UnfreezeError(f"no language adapter for {lang!r}: {folder} does not exist")
+        return str(folder)
+    if model_name == "world":
+        from unfreeze_core import world
+
+        return str(world.lang_adapter_path(lang))
+    return f"{lang}/wiki@ukp"
+
+
+class MadX(AdapterBackend):
+    @dataclass
+    class Options:
+        reduction_factor: int = 16
+        lang_adapters: str = "auto"
+        """auto | fresh | a folder holding one saved language adapter per language code."""
+
+        def __post_init__(self):
+            if self.reduction_factor <= 0:
+                raise ValueError("reduction_factor must be positive")
+
+    def setup(self, model, *, train_language, languages, model_name):
+        from adapters import SeqBnConfig, SeqBnInvConfig
+
+        for lang in dict.fromkeys([train_language, *languages]):
+            if self.options.lang_adapters == "fresh":
+                model.add_adapter(lang, config=SeqBnInvConfig(reduction_factor=2))
+                continue
+            source = language_adapter_source(lang, self.options.lang_adapters, model_name)
+            try:
+                model.load_adapter(source, load_as=lang, with_head=False)
+            except Exception as exc:
+                raise UnfreezeError(f"cannot load the language adapter for {lang!r} from {source}: "
+                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        model.add_adapter(TASK, config=SeqBnConfig(reduction_factor=self.options.reduction_factor))
+        model.train_adapter(TASK)  # freezes the base model and the language adapters
+        self.activate_language(model, train_language)
+
+    def activate_language(self, model, lang):
+        from adapters.composition import Stack
+
+        model.active_adapters = Stack(lang, TASK)  # after train_adapter, which resets it
+
+    def units(self, model):
+        return adapter_units(model, TASK)
+
+    def unit_modules(self, model):
+        return adapter_unit_modules(model, TASK)
+
+    def save(self, model, directory):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        model.save_adapter(str(directory), TASK, with_head=True, use_safetensors=True)
+
+
+@hookimpl
+def register_adapter_backends(register):
+    register("madx", MadX)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Creates .venv with the CPU build of torch, unfreeze and its built-in plugins (editable).
+set -euo pipefail
+cd "$(dirname "$0")"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check torch==2.13.0
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]" \
+  -e plugins/unfreeze-selectors -e plugins/unfreeze-madx -e plugins/unfreeze-lora

@@ -1,0 +1,55 @@
+"""The whole plugin contract: every hook unfreeze calls, one docstring each.
+
+Registration hooks receive a ``register(name, cls)`` callback; the classes they register
+follow the base classes in ``unfreeze_core.api``. Event hooks let a plugin watch a run.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("unfreeze")
+hookimpl = pluggy.HookimplMarker("unfreeze")
+
+
+@hookspec
+def register_selectors(register):
+    """Register unfreezing selectors: ``register(name, SelectorSubclass)``."""
+
+
+@hookspec
+def register_adapter_backends(register):
+    """Register adapter backends (units = layers): ``register(name, AdapterBackendSubclass)``."""
+
+
+@hookspec
+def register_fisher_estimators(register):
+    """Register tr(F) estimators: ``register(name, FisherEstimatorSubclass)``."""
+
+
+@hookspec
+def register_tasks(register):
+    """Register tasks (data, head, metric): ``register(name, TaskSubclass)``."""
+
+
+@hookspec
+def on_run_start(run_dir, config):
+    """A run (one seed) starts; ``config`` is the resolved ``RunConfig``."""
+
+
+@hookspec
+def on_unfreeze(step, units, scores):
+    """Units became trainable at ``step``; ``scores`` maps unit -> selector score, or is None."""
+
+
+@hookspec
+def on_log(step, metrics):
+    """Metrics (loss, lr, trainable units, tr(F) ...) were logged at ``step``."""
+
+
+@hookspec
+def on_evaluate(lang, scores):
+    """Zero-shot evaluation of one language finished with ``scores`` (metric -> value)."""
+
+
+@hookspec
+def on_run_end(run_dir, results):
+    """A run finished; ``results`` is what ``results.json`` holds."""

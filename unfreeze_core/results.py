@@ -1,0 +1,67 @@
+"""Run directories, results.json, and aggregation of many runs into the paper's Table 1 shape."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+
+def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
+    """results.json of one seed: the main metric per language, its cross-lingual average and minimum."""
+    scores = {lang: m[task.metric] for lang, m in metrics.items()}
+    xling = {lang: s for lang, s in scores.items() if lang != task.train_language}
+    lowest = min(xling.items(), key=lambda kv: kv[1]) if xling else None
+    return {
+        "task": config.task, "adapter": config.adapter, "selector": config.selector, "seed": seed,
+        "metric": task.metric, "scores": scores,
+        "avg_xling": statistics.fmean(xling.values()) if xling else None,
+        "lowest": {"lang": lowest[0], "score": lowest[1]} if lowest else None,
+        "all_metrics": metrics,
+    }
+
+
+def new_group_dir(output_dir: str | Path, name: str) -> Path:
+    """``output_dir/name``, or ``name-2``, ``name-3`` ... so an earlier run is never overwritten."""
+    base = Path(output_dir) / name
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{name}-{n}")
+    return candidate
+
+
+def load_results(paths) -> list[dict]:
+    """Every results.json under the given files or folders."""
+    found = []
+    for path in map(Path, paths):
+        files = [path] if path.is_file() else sorted(path.rglob("results.json"))
+        for f in files:
+            found.append(json.loads(f.read_text()))
+    return found
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def aggregate(results: list[dict]) -> list[dict]:
+    """One row per (task, adapter, selector): per-language mean and std over seeds, avg and lowest."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["task"], r["adapter"], r["selector"]), []).append(r)
+    rows = []
+    for (task, adapter, selector), runs in sorted(groups.items()):
+        langs = list(runs[0]["scores"])
+        row = {"task": task, "adapter": adapter, "selector": selector, "metric": runs[0]["metric"],
+               "seeds": sorted(r["seed"] for r in runs),
+               "scores": {lang: mean_std([r["scores"][lang] for r in runs if lang in r["scores"]]) for lang in langs},
+               "avg_xling": mean_std([r["avg_xling"] for r in runs if r["avg_xling"] is not None] or [float("nan")]),
+               "lowest": mean_std([r["lowest"]["score"] for r in runs if r["lowest"]] or [float("nan")])}
+        rows.append(row)
+    return rows
+
+
+def scale(metric: str) -> float:
+    """Accuracy is stored in 0..1 and shown in percent; F1/EM are already 0..100."""
+    return 100.0 if metric == "accuracy" else 1.0

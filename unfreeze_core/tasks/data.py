@@ -1,0 +1,79 @@
+"""One loader for every source: a local folder in the hub's schema, the embedded world, or the hub.
+
+A local folder (``--data-dir``, and the embedded world) holds ``<lang>/<split>.jsonl`` (or
+``.json``/``.parquet``), one record per line in the hub dataset's own schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UnfreezeError
+
+SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+@dataclass(frozen=True)
+class HubSplit:
+    """Where one (language, split) lives on the hub; ``transform`` maps its records to our schema."""
+
+    repo: str
+    split: str
+    config: str | None = None
+    revision: str | None = None
+    transform: Callable | None = None
+
+
+def local_file(folder: str | Path, lang: str, split: str) -> Path | None:
+    for suffix in SUFFIXES:
+        path = Path(folder) / lang / f"{split}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def local_languages(folder: str | Path, split: str) -> list[str]:
+    """Languages of a local folder that have ``split``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UnfreezeError(f"data folder not found: {folder}")
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and local_file(folder, p.name, split))
+
+
+def load_local(folder: str | Path, lang: str, split: str):
+    import datasets
+
+    path = local_file(folder, lang, split)
+    if path is None:
+        raise UnfreezeError(f"no {split} data for language {lang!r} in {folder} "
+                            f"(expected {Path(folder) / lang / (split + '.jsonl')})")
+    kind = "parquet" if path.suffix == ".parquet" else "json"
+    return datasets.load_dataset(kind, data_files=str(path), split="train")
+
+
+def load_hub(spec: HubSplit):
+    import datasets
+
+    try:
+        data = datasets.load_dataset(spec.repo, spec.config, split=spec.split, revision=spec.revision)
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnfreezeError(f"cannot load {spec.repo} ({spec.config or 'default'}, {spec.split}) from the hub: "
+                            f"{message}; offline, give --data-dir with files in the hub schema") from None
+    return spec.transform(data) if spec.transform else data
+
+
+def check(data, columns: list[str], what: str):
+    """Fail with one line when a column is missing or the split is empty."""
+    missing = [c for c in columns if c not in data.column_names]
+    if missing:
+        raise UnfreezeError(f"{what}: missing column {missing[0]!r} (has: {', '.join(data.column_names)})")
+    if len(data) == 0:
+        raise UnfreezeError(f"{what}: the split is empty")
+    return data
+
+
+def limit(data, n: int | None):
+    return data if n is None or n >= len(data) else data.select(range(n))

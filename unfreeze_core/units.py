@@ -1,0 +1,22 @@
+"""Units of an ``adapters`` model: layer index -> the modules and parameters of one adapter there."""
+
+from __future__ import annotations
+
+
+def adapter_unit_modules(model, adapter: str) -> dict[int, list]:
+    """Layer -> the modules of ``adapter`` in that layer (via ``model.get_adapter``)."""
+    layers = model.get_adapter(adapter)
+    if not layers:
+        raise ValueError(f"the model has no adapter {adapter!r}")
+    return {int(layer): list(modules.values()) for layer, modules in sorted(layers.items()) if layer != -1}
+
+
+def adapter_units(model, adapter: str) -> dict[int, list[tuple[str, object]]]:
+    """Layer -> named parameters of ``adapter`` in that layer."""
+    units = {}
+    for layer, modules in adapter_unit_modules(model, adapter).items():
+        params = []
+        for i, module in enumerate(modules):
+            params += [(f"layer{layer}.{i}.{name}", p) for name, p in module.named_parameters()]
+        units[layer] = params
+    return units
