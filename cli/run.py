@@ -22,6 +22,7 @@ import click
 @click.option("--seeds", "seeds", type=int, multiple=True, help="Several seeds: --seeds 1 --seeds 2, or --seeds 1 2 3.")
 @click.option("--fisher", help="Fisher estimator for tracking and FUN (default: exact).")
 @click.option("--fisher-every", type=int, help="Log tr(F) per unit every N steps (0: off).")
+@click.option("--fisher-batches", type=int, help="Batches per tr(F) estimate when tracking (default: 40).")
 @click.option("--data-dir", help="Local folder with <lang>/<split>.jsonl in the hub schema.")
 @click.option("--languages", help="Comma-separated evaluation languages.")
 @click.option("-o", "options", multiple=True, metavar="KEY=VALUE", help="Plugin option, e.g. -o units=0,1 or -o selector.units=0,1.")

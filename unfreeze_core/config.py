@@ -33,6 +33,7 @@ class RunConfig:
     seeds: list[int] = field(default_factory=lambda: [1])
     fisher: str = "exact"
     fisher_every: int = 0
+    fisher_batches: int = 40
     log_every: int = 10
     eval_batch_size: int = 64
     output_dir: str = "runs"
@@ -60,8 +61,8 @@ class RunConfig:
             bad(f"--lr-schedule must be linear or constant, got {self.lr_schedule!r}")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             bad(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
-        if self.fisher_every < 0 or self.log_every <= 0:
-            bad("--fisher-every must be >= 0 and --log-every > 0")
+        if self.fisher_every < 0 or self.log_every <= 0 or self.fisher_batches <= 0:
+            bad("--fisher-every must be >= 0, --fisher-batches and --log-every > 0")
         if not self.seeds:
             bad("give at least one seed")
         unknown = set(self.options) - set(PLUGIN_KINDS)

@@ -138,6 +138,8 @@ class Trainer:
                 last_unfreeze = (step, new)
                 event = schedule.events[-1]
                 self.hook.on_unfreeze(step=step, units=new, scores=event.get("scores"))
+            if config.fisher_every and step % config.fisher_every == 0:
+                self._track_fisher(step, log)
             loss = self._step(batches, optimizer, trainable_params)
             scheduler.step()
             window.append(loss)
@@ -154,6 +156,19 @@ class Trainer:
         if log:
             log.close()
         return self.finish()
+
+    def _track_fisher(self, step: int, log) -> None:
+        """Log tr(F) per unit (on a copy), its sum over trainable units and that sum per trainable unit."""
+        scores = self.fisher(step, self.config.fisher_batches)
+        trainable = self.schedule.trainable
+        total = sum(scores[u] for u in trainable)
+        record = {"step": step, "fisher": {str(u): s for u, s in sorted(scores.items())},
+                  "fisher_sum": total, "fisher_per_trainable": total / len(trainable) if trainable else 0.0,
+                  "trainable_units": list(trainable)}
+        if log:
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+        self.hook.on_log(step=step, metrics=record)
 
     def _endless(self, loader):
         epoch = 0
