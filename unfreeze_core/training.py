@@ -130,8 +130,7 @@ class Trainer:
         batches = self._endless(loader)
         window, last_unfreeze, started = [], None, time.time()
         for step in range(steps):
-            new = schedule.advance(step, fisher=lambda batches=40, estimator=None, _s=step: self.fisher(
-                _s, batches, estimator), train_batches=lambda n, _s=step: self.train_batches(n, _s))
+            new = self._advance(step)
             if new:
                 set_trainable(prepared.units, new)
                 self.rewrap()
@@ -156,6 +155,22 @@ class Trainer:
         if log:
             log.close()
         return self.finish()
+
+    def _advance(self, step: int) -> list[int]:
+        """Algorithm 1's SELECT, decided on the main process and broadcast, so every rank unfreezes alike."""
+        schedule = self.schedule
+        if not schedule.due(step):
+            return []
+        before = set(schedule.trainable)
+        if self.accelerator.is_main_process:
+            schedule.advance(step, fisher=lambda batches=40, estimator=None: self.fisher(step, batches, estimator),
+                             train_batches=lambda n: self.train_batches(n, step))
+        if self.accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            state = broadcast_object_list([schedule.state_dict()])[0]
+            schedule.load_state_dict(state)
+        return sorted(set(schedule.trainable) - before)
 
     def _track_fisher(self, step: int, log) -> None:
         """Log tr(F) per unit (on a copy), its sum over trainable units and that sum per trainable unit."""
