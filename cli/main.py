@@ -27,11 +27,12 @@ def cli():
 
 
 def _add_commands():
+    from .lang_adapter import lang_adapter
     from .plugins_cmd import plugins
     from .report import report
     from .run import run
 
-    for command in (run, plugins, report):
+    for command in (run, plugins, report, lang_adapter):
         cli.add_command(command)
     try:
         from .world import world

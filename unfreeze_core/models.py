@@ -1,7 +1,8 @@
 """Base models and tokenizers: the embedded world, a tiny model built from a config, or the hub.
 
-``name`` is ``world`` (the shipped offline encoder), ``tiny`` (random weights, byte-level
-tokenizer: smoke runs and tests), a local folder, or a hub id such as ``xlm-roberta-base``.
+``name`` is ``world`` (the shipped offline encoder), ``tiny`` / ``tiny-bert`` / ``tiny-deberta``
+(random 4-layer XLM-R, BERT or DeBERTa-v2 built from a config, byte-level tokenizer: smoke runs and
+tests), a local folder, or a hub id such as ``xlm-roberta-base`` or ``microsoft/mdeberta-v3-base``.
 """
 
 from __future__ import annotations
@@ -31,13 +32,51 @@ def byte_tokenizer():
                                    sep_token="</s>", pad_token="<pad>", unk_token="<unk>", mask_token="<mask>")
 
 
-def tiny_model():
-    from adapters import XLMRobertaAdapterModel
-    from transformers import XLMRobertaConfig
+TINY_KINDS = {"tiny": "xlm-roberta", "tiny-bert": "bert", "tiny-deberta": "deberta-v2"}
+
+
+def tiny_config(kind: str, tokenizer):
+    """A small random config of ``kind`` (a TINY_KINDS key); DeBERTa-v2 as in mDeBERTa v3 (relative attention)."""
+    from transformers import BertConfig, DebertaV2Config, XLMRobertaConfig
+
+    ids = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+               eos_token_id=tokenizer.eos_token_id)
+    if kind == "tiny-bert":
+        return BertConfig(**ids, **{**TINY, "type_vocab_size": 2})
+    if kind == "tiny-deberta":
+        return DebertaV2Config(**ids, **{**TINY, "type_vocab_size": 0}, relative_attention=True, position_buckets=64,
+                               max_relative_positions=-1, pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                               norm_rel_ebd="layer_norm", share_att_key=True)
+    return XLMRobertaConfig(**ids, **TINY)
+
+
+def tiny_model(kind: str = "tiny"):
+    from adapters import AutoAdapterModel
 
     tokenizer = byte_tokenizer()
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), pad_token_id=1, bos_token_id=0, eos_token_id=2, **TINY)
-    return XLMRobertaAdapterModel(config), tokenizer
+    return AutoAdapterModel.from_config(tiny_config(kind, tokenizer)), tokenizer
+
+
+def load_mlm_model(name: str):
+    """``(model, tokenizer)`` with the base model's pretrained masked-LM head, ``adapters`` initialised.
+
+    For MLM training of language adapters (MAD-X step 1); ``tiny*`` models get a random head."""
+    import adapters
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    if name in TINY_KINDS:
+        tokenizer = byte_tokenizer()
+        model = AutoModelForMaskedLM.from_config(tiny_config(name, tokenizer))
+    else:
+        source = resolve(name)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForMaskedLM.from_pretrained(source)
+        except OSError as exc:
+            hint = "" if Path(source).exists() else " (not a local folder; the hub is unreachable offline)"
+            raise UnfreezeError(f"cannot load model {name!r}{hint}: {str(exc).splitlines()[0]}") from None
+    adapters.init(model)
+    return model, tokenizer
 
 
 def resolve(name: str) -> str:
@@ -51,8 +90,8 @@ def resolve(name: str) -> str:
 
 def load_model(name: str):
     """``(model, tokenizer)`` with the ``adapters`` flex-head model class for ``name``."""
-    if name == "tiny":
-        return tiny_model()
+    if name in TINY_KINDS:
+        return tiny_model(name)
     from adapters import AutoAdapterModel
     from transformers import AutoTokenizer
 

@@ -1,0 +1,64 @@
+"""What every built-in task shares: where its data comes from and which languages it tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..api import Task
+from ..errors import UnfreezeError
+from . import data as sources
+
+
+class SourcedTask(Task):
+    """Train on ``train_language``, test zero-shot; data from ``--data-dir``, a default folder or the hub.
+
+    A local folder holds ``<lang>/<split>.jsonl`` in the hub schema (``en/train.jsonl``,
+    ``<lang>/test.jsonl``); without one, ``hub_split`` says where (lang, split) lives on the hub.
+    """
+
+    columns: tuple[str, ...] = ()
+    """Columns every split must have (in the hub schema)."""
+    train_split = "train"
+    test_split = "test"
+    hub_languages: tuple[str, ...] = ()
+    """Languages of the hub source (NOTES.md), train language first."""
+
+    def default_folder(self) -> Path | None:
+        """A local folder used when no --data-dir is given (the embedded world), or None for the hub."""
+        return None
+
+    def hub_split(self, lang: str, split: str) -> sources.HubSplit:
+        raise UnfreezeError("task has no hub source; give --data-dir")
+
+    def folder(self) -> Path | None:
+        return Path(self.options.data_dir) if self.options.data_dir else self.default_folder()
+
+    def load(self, lang: str, split: str):
+        folder = self.folder()
+        data = sources.load_local(folder, lang, split) if folder else sources.load_hub(self.hub_split(lang, split))
+        return sources.check(data, list(self.columns), f"{lang}/{split}")
+
+    def load_train(self):
+        return sources.limit(self.load(self.train_language, self.train_split), self.options.train_limit)
+
+    def load_test(self, lang: str):
+        return sources.limit(self.load(lang, self.test_split), self.options.eval_limit)
+
+    def languages(self) -> list[str]:
+        folder = self.folder()
+        available = sources.local_languages(folder, self.test_split) if folder else list(self.hub_languages)
+        wanted = self.options.languages or available
+        unknown = [lang for lang in wanted if lang not in available]
+        if unknown:
+            where = f"in {folder}" if folder else "in the hub source"
+            raise UnfreezeError(f"unknown language {unknown[0]!r} for this task {where}; "
+                                f"available: {', '.join(available) or 'none'}")
+        first = [self.train_language] if self.train_language in wanted else []
+        return first + [lang for lang in wanted if lang != self.train_language]
+
+    def check_labels(self, labels, num: int) -> list[int]:
+        labels = [int(y) for y in labels]
+        bad = [y for y in labels if not 0 <= y < num]
+        if bad:
+            raise UnfreezeError(f"label {bad[0]} outside 0..{num - 1}")
+        return labels

@@ -1,0 +1,94 @@
+"""Multiple choice in the COPA schema: premise, question (cause/effect), choice1, choice2 -> label 0/1.
+
+Template (one sequence pair per choice, as the XCOPA baselines do): the first segment is the premise
+followed by the question word exactly as the data gives it (``cause`` or ``effect``, English in every
+XCOPA language), the second segment is the choice:
+
+    <s> {premise} {question} </s></s> {choice_i} </s>        (XLM-R; [CLS] .. [SEP] .. [SEP] for BERT)
+
+Input is [batch, 2, tokens]; the multiple-choice head scores each pair and returns logits [batch, 2].
+"""
+
+from __future__ import annotations
+
+from ..errors import UnfreezeError
+from . import hub
+from .base import SourcedTask
+from .classification import batched_eval
+
+QUESTIONS = ("cause", "effect")
+
+
+def first_segment(premise: str, question: str) -> str:
+    return f"{premise} {question}"
+
+
+class MultipleChoice(SourcedTask):
+    kind = "multiple_choice"
+    metric = "accuracy"
+    columns = ("premise", "choice1", "choice2", "question", "label")
+    num_choices = 2
+
+    def add_head(self, model):
+        model.add_multiple_choice_head(self.head_name, num_choices=self.num_choices)
+
+    def encode(self, dataset, tokenizer):
+        questions = list(dataset["question"])
+        bad = [q for q in questions if q not in QUESTIONS]
+        if bad:
+            raise UnfreezeError(f"question {bad[0]!r} is neither 'cause' nor 'effect'")
+        labels = self.check_labels(dataset["label"], self.num_choices)
+        firsts = [first_segment(p, q) for p, q in zip(dataset["premise"], questions)]
+        per_choice = [tokenizer(firsts, list(dataset[f"choice{i + 1}"]), truncation=True,
+                                max_length=self.options.max_length) for i in range(self.num_choices)]
+        return [{"input_ids": [enc["input_ids"][n] for enc in per_choice],
+                 "attention_mask": [enc["attention_mask"][n] for enc in per_choice], "labels": y}
+                for n, y in enumerate(labels)]
+
+    def train_dataset(self, tokenizer):
+        return self.encode(self.load_train(), tokenizer)
+
+    def collate(self, tokenizer):
+        pad = tokenizer.pad_token_id
+
+        def collate(features):
+            import torch
+
+            width = max(len(ids) for f in features for ids in f["input_ids"])
+            ids = torch.full((len(features), self.num_choices, width), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for n, f in enumerate(features):
+                for c, (row, m) in enumerate(zip(f["input_ids"], f["attention_mask"])):
+                    ids[n, c, :len(row)] = torch.tensor(row)
+                    mask[n, c, :len(m)] = torch.tensor(m)
+            return {"input_ids": ids, "attention_mask": mask,
+                    "labels": torch.tensor([f["labels"] for f in features], dtype=torch.long)}
+
+        return collate
+
+    def output_distributions(self, outputs):
+        return [outputs.logits]
+
+    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
+        features = self.encode(self.load_test(lang), tokenizer)
+        correct = sum((logits.argmax(-1) == labels).sum().item()
+                      for labels, logits in batched_eval(model, features, self.collate(tokenizer), batch_size, device))
+        return {"accuracy": correct / len(features)}
+
+
+class COPA(MultipleChoice):
+    """COPA in the XCOPA schema; by default the embedded world's, or any local folder (--data-dir)."""
+
+    def default_folder(self):
+        from .. import world
+
+        return world.data_dir("copa")
+
+
+class XCOPA(MultipleChoice):
+    """COPA (English) -> XCOPA from the hub (aps/super_glue copa, cambridgeltl/xcopa), or a local folder."""
+
+    hub_languages = hub.LANGUAGES["xcopa"]
+
+    def hub_split(self, lang, split):
+        return hub.xcopa(lang, split)

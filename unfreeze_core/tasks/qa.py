@@ -1,0 +1,139 @@
+"""Extractive QA in the SQuAD schema: {id, title, context, question, answers {text[], answer_start[]}}.
+
+Training features and evaluation windows come from ``qa_processing`` (max length 384, doc stride 128,
+offset mappings); answers are mapped back to text by its n-best span post-processing and scored with
+``qa_metrics.score`` (MLQA rules: F1 and exact match, 0..100). The main metric is F1.
+
+ŷ for tr(F): ``output_distributions`` returns [start_logits, end_logits], each [batch, tokens] over
+*every* position (question, special and padding tokens included), the same distributions the QA head's
+cross-entropy loss trains; non-context positions simply carry little probability mass once trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..api import TaskOptions
+from ..errors import UnfreezeError
+from . import hub
+from .base import SourcedTask
+from .qa_metrics import score
+from .qa_processing import postprocess_predictions, prepare_eval_features, prepare_train_features
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+CHUNK = 1000
+
+
+@dataclass
+class QAOptions(TaskOptions):
+    max_length: int = 384
+    doc_stride: int = 128
+    n_best: int = 20
+    max_answer_length: int = 30
+
+    def __post_init__(self):
+        if not 0 <= self.doc_stride < self.max_length:
+            raise ValueError(f"doc_stride ({self.doc_stride}) must be >= 0 and < max_length ({self.max_length})")
+
+
+def _chunks(data):
+    for start in range(0, len(data), CHUNK):
+        yield data[start:start + CHUNK]
+
+
+def _rows(features: dict, keys) -> list[dict]:
+    keys = [k for k in keys if k in features]
+    return [dict(zip(keys, values)) for values in zip(*(features[k] for k in keys))]
+
+
+class ExtractiveQA(SourcedTask):
+    Options = QAOptions
+    kind = "extractive_qa"
+    metric = "f1"
+    columns = ("id", "context", "question", "answers")
+
+    def add_head(self, model):
+        model.add_qa_head(self.head_name)
+
+    def train_dataset(self, tokenizer):
+        o = self.options
+        rows = []
+        for chunk in _chunks(self.load_train()):
+            features = prepare_train_features(chunk, tokenizer, o.max_length, o.doc_stride)
+            rows += _rows(features, (*MODEL_INPUTS, "start_positions", "end_positions"))
+        return rows
+
+    def collate(self, tokenizer):
+        def collate(features):
+            import torch
+
+            return {k: torch.tensor([f[k] for f in features], dtype=torch.long) for k in features[0]}
+
+        return collate
+
+    def output_distributions(self, outputs):
+        return [outputs.start_logits, outputs.end_logits]
+
+    def references(self, data, lang) -> dict[str, list[str]]:
+        refs = {}
+        for qid, answers in zip(data["id"], data["answers"]):
+            texts = list(answers["text"]) if answers else []
+            if not texts:
+                raise UnfreezeError(f"{lang}/{self.test_split}: question {qid!r} has no answer text")
+            refs[qid] = texts
+        return refs
+
+    def predict(self, model, tokenizer, data, *, batch_size, device) -> dict[str, str]:
+        """Best answer text per question id (n-best spans over every window of its context)."""
+        import torch
+
+        o = self.options
+        collate = self.collate(tokenizer)
+        model.eval()
+        predictions = {}
+        for chunk in _chunks(data):
+            features = prepare_eval_features(chunk, tokenizer, o.max_length, o.doc_stride)
+            rows = _rows(features, MODEL_INPUTS)
+            starts, ends = [], []
+            with torch.no_grad():
+                for i in range(0, len(rows), batch_size):
+                    batch = {k: v.to(device) for k, v in collate(rows[i:i + batch_size]).items()}
+                    out = model(**batch)
+                    starts += out.start_logits.float().cpu().numpy().tolist()
+                    ends += out.end_logits.float().cpu().numpy().tolist()
+            predictions.update(postprocess_predictions(chunk, features, starts, ends, n_best=o.n_best,
+                                                       max_answer_length=o.max_answer_length))
+        return predictions
+
+    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
+        data = self.load_test(lang)
+        references = self.references(data, lang)
+        predictions = self.predict(model, tokenizer, data, batch_size=batch_size, device=device)
+        return score(predictions, references, lang)
+
+
+class QA(ExtractiveQA):
+    """Extractive QA of the embedded world (SQuAD schema), or any local folder (--data-dir)."""
+
+    def default_folder(self):
+        from .. import world
+
+        return world.data_dir("qa")
+
+
+class XQuAD(ExtractiveQA):
+    """SQuAD v1.1 -> XQuAD from the hub (rajpurkar/squad, google/xquad), or a local folder."""
+
+    hub_languages = hub.LANGUAGES["xquad"]
+
+    def hub_split(self, lang, split):
+        return hub.xquad(lang, split)
+
+
+class MLQA(ExtractiveQA):
+    """SQuAD v1.1 -> MLQA from the hub (rajpurkar/squad, facebook/mlqa), or a local folder."""
+
+    hub_languages = hub.LANGUAGES["mlqa"]
+
+    def hub_split(self, lang, split):
+        return hub.mlqa(lang, split)
