@@ -1,24 +1,271 @@
-"""tr(F) on a copy of the model, so that estimating never disturbs training."""
+"""tr(F) estimation: the shared machinery every estimator plugin may reuse.
+
+- ``fisher_scores`` runs an estimator without disturbing training: on a deep copy of the model, or
+  (``in_place=True``, single process only) on the live model with requires_grad flags, train/eval
+  mode and any ``.grad`` saved and restored around the estimate. Either way the model is in eval
+  mode (dropout off, as the released code estimates) and every unit requires grad.
+- ``sample_labels`` / ``argmax_labels`` / ``log_probs`` turn a task's ``output_distributions``
+  (one logits tensor per categorical head: classification [B, C], multiple choice [B, choices],
+  QA start and end [B, T]) into ŷ and Σ_heads log p(ŷ_head | x) per example.
+- ``PerExampleSquaredNorms`` computes, inside one batched backward pass, Σ_params ||∇ log p(ŷ_i|x_i)||²
+  per example and per unit, for nn.Linear layers and for ``adapters``' LoRA modules (lora_A,
+  lora_B), from the layers' inputs and the gradients at their outputs.
+"""
 
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
+
+LABEL_KEYS = ("labels", "label", "start_positions", "end_positions")
 
 
-def fisher_scores(model, backend, task, estimator, batches, generator=None) -> dict[int, float]:
-    """tr(F) per unit, estimated on a deep copy of ``model`` with every unit trainable, in eval mode."""
+def model_inputs(batch: dict) -> dict:
+    """The batch without its gold labels: the estimators never look at them (and the model skips its loss)."""
+    return {k: v for k, v in batch.items() if k not in LABEL_KEYS}
+
+
+# -- ŷ and log p(ŷ|x) ---------------------------------------------------------------------------------
+
+
+def sample_labels(distributions, generator=None) -> list:
+    """ŷ per head, drawn from softmax(logits) with ``generator`` (never the global RNG).
+
+    Exactly ``torch.multinomial(softmax(logits.float(), -1), 1, generator=generator)`` per head, in
+    order, on the generator's device. QA heads (start, end) are drawn independently.
+    """
     import torch
 
-    probe = copy.deepcopy(model)
-    probe.eval()
-    for p in probe.parameters():
-        p.requires_grad_(False)
+    labels = []
+    for logits in distributions:
+        probs = torch.softmax(logits.detach().float(), dim=-1)
+        device = generator.device if generator is not None else probs.device
+        drawn = torch.multinomial(probs.to(device), 1, generator=generator).squeeze(1)
+        labels.append(drawn.to(logits.device))
+    return labels
+
+
+def argmax_labels(distributions) -> list:
+    return [logits.detach().argmax(dim=-1) for logits in distributions]
+
+
+def log_probs(distributions, labels):
+    """Σ_heads log softmax(logits)[ŷ] per example: a [B] tensor (float32 at least)."""
+    import torch
+
+    total = 0
+    for logits, y in zip(distributions, labels):
+        logp = torch.log_softmax(logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits, -1)
+        total = total + logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    return total
+
+
+# -- running an estimator without disturbing training -------------------------------------------------
+
+
+@contextmanager
+def estimation_mode(model, units: dict):
+    """Eval mode, only the units' parameters requiring grad; everything restored on exit (grads included)."""
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    grads = [p.grad for p in params]
+    modes = {m: m.training for m in model.modules()}
+    unit_ids = {id(p) for ps in units.values() for _, p in ps}
+    try:
+        model.eval()
+        for p in params:
+            p.requires_grad_(id(p) in unit_ids)
+        yield model
+    finally:
+        for p, flag, grad in zip(params, flags, grads):
+            p.requires_grad_(flag)
+            p.grad = grad
+        for m, training in modes.items():
+            m.training = training
+
+
+def fisher_scores(model, backend, task, estimator, batches, generator=None, *, in_place: bool = False
+                  ) -> dict[int, float]:
+    """tr(F) per unit with every unit trainable, in eval mode, leaving ``model`` and training untouched.
+
+    ``in_place=False`` works on a deep copy (the paper's Algorithm 2, safe under DDP);
+    ``in_place=True`` works on the live (unwrapped, single-process) model and restores it exactly.
+    """
+    import torch
+
+    probe = model if in_place else copy.deepcopy(model)
     units = backend.units(probe)
-    for params in units.values():
-        for _, p in params:
-            p.requires_grad_(True)
-    with torch.enable_grad():
+    with estimation_mode(probe, units), torch.enable_grad():
         scores = estimator.estimate(probe, units=units, unit_modules=backend.unit_modules(probe), task=task,
                                     batches=batches, generator=generator)
-    del probe
+    if not in_place:
+        del probe
     return {int(u): float(s) for u, s in scores.items()}
+
+
+# -- per-example squared gradient norms in one backward ------------------------------------------------
+
+
+class _LinearUse:
+    """A weight used as ``out = inp @ weight.T (+ bias)``; one (inp, out) pair per call in the forward."""
+
+    __slots__ = ("weight", "bias", "inputs", "outputs")
+
+    def __init__(self, weight, bias):
+        self.weight, self.bias = weight, bias
+        self.inputs, self.outputs = [], []
+
+    def add(self, inp, out):
+        if out.requires_grad:
+            self.inputs.append(inp.detach())
+            self.outputs.append(out)
+
+    def clear(self):
+        self.inputs, self.outputs = [], []
+
+
+def _by_example(tensors, n):
+    """[n·m, ..., d] tensors (one per call) -> [n, tokens, d], example-major (multiple choice: m choices)."""
+    import torch
+
+    parts = []
+    for t in tensors:
+        if t.shape[0] % n:
+            raise ValueError(f"a unit saw {t.shape[0]} rows for {n} examples: cannot attribute rows to examples")
+        parts.append(t.reshape(n, -1, t.shape[-1]))
+    out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+    return out.to(torch.promote_types(out.dtype, torch.float32))
+
+
+def linear_sq_norms(inputs, grads, n, bias: bool):
+    """Per-example ||Σ_t g_t a_tᵀ||² (+ ||Σ_t g_t||² for the bias) from inputs a and output grads g.
+
+    Uses Gram matrices Σ_{t,t'} (g_t·g_t')(a_t·a_t') when T·(in+out) < in·out, else materialises the
+    per-example gradients [n, out, in]."""
+    import torch
+
+    a, g = _by_example(inputs, n), _by_example(grads, n)
+    tokens, d_in, d_out = a.shape[1], a.shape[2], g.shape[2]
+    if tokens * (d_in + d_out) < d_in * d_out:
+        norms = (torch.bmm(a, a.transpose(1, 2)) * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
+    else:
+        norms = torch.bmm(g.transpose(1, 2), a).pow(2).sum(dim=(1, 2))
+    if bias:
+        norms = norms + g.sum(dim=1).pow(2).sum(dim=-1)
+    return norms
+
+
+def _lora_class():
+    try:
+        from adapters.methods.lora import LoRA
+    except ImportError:  # pragma: no cover - adapters is a dependency of every backend here
+        return None
+    return LoRA
+
+
+class PerExampleSquaredNorms:
+    """Capture the units' layer inputs in the forward; ``compute`` returns {unit: [B] squared grad norms}.
+
+    Supported trainable modules: ``nn.Linear`` (bottleneck adapters' down/up projections, gates) and
+    ``adapters``' ``LoRA`` (its forward is re-expressed as u = x Aᵀ, v = u Bᵀ, out = v·scaling (or ·gate),
+    numerically the same ops, so that A and B are two Linear-like uses). Any other module holding a
+    trainable parameter raises, rather than silently missing its gradient. Rows of a batch must be
+    example-major ([B·m, ...]); dropout must be off (eval mode).
+    """
+
+    def __init__(self, unit_modules: dict[int, list]):
+        self.unit_modules = unit_modules
+        self.uses: dict[int, list[_LinearUse]] = {}
+        self.handles = []
+
+    def __enter__(self):
+        import torch.nn as nn
+
+        lora_cls = _lora_class()
+        for unit, modules in self.unit_modules.items():
+            uses = self.uses.setdefault(unit, [])
+            for top in modules:
+                for module in top.modules():
+                    own = [p for p in module.parameters(recurse=False) if p.requires_grad]
+                    if not own:
+                        continue
+                    if isinstance(module, nn.Linear):
+                        use = _LinearUse(module.weight if module.weight.requires_grad else None,
+                                         module.bias if module.bias is not None and module.bias.requires_grad
+                                         else None)
+                        uses.append(use)
+                        self.handles.append(module.register_forward_hook(self._linear_hook(use)))
+                    elif lora_cls is not None and type(module) is lora_cls:
+                        if getattr(module, "use_dora", False):
+                            raise NotImplementedError("per-example norms do not support DoRA")
+                        a_use = _LinearUse(module.lora_A if module.lora_A.requires_grad else None, None)
+                        b_use = _LinearUse(module.lora_B if module.lora_B.requires_grad else None, None)
+                        uses += [a_use, b_use]
+                        self.handles.append(module.register_forward_hook(self._lora_hook(a_use, b_use),
+                                                                         with_kwargs=True))
+                    else:
+                        raise NotImplementedError(
+                            f"per-example gradient norms: unsupported trainable module {type(module).__name__}")
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+        for uses in self.uses.values():
+            for use in uses:
+                use.clear()
+
+    @staticmethod
+    def _linear_hook(use):
+        def hook(module, args, output):
+            use.add(args[0], output)
+        return hook
+
+    @staticmethod
+    def _lora_hook(a_use, b_use):
+        import torch
+        import torch.nn as nn
+
+        def hook(module, args, kwargs, output):
+            if not torch.is_grad_enabled():
+                return None
+            names = ("hidden_states", "layer_input")
+            values = dict(zip(names, args), **{k: v for k, v in kwargs.items() if k in names})
+            x = values.get("hidden_states")
+            x = values["layer_input"] if x is None else x
+            dropout = module.lora_dropout
+            if isinstance(dropout, nn.Dropout) and dropout.training and dropout.p > 0:
+                raise RuntimeError("per-example norms need LoRA dropout off: estimate in eval mode")
+            u = x @ torch.t(module.lora_A)
+            v = u @ torch.t(module.lora_B)
+            a_use.add(x, u)
+            b_use.add(u, v)
+            _, gate = output
+            return (v * gate if module.use_gating else v * module.scaling), gate
+        return hook
+
+    def compute(self, objective, num_examples: int) -> dict:
+        """Backpropagate ``objective`` (Σ_i log p(ŷ_i|x_i)) once; per unit, the [num_examples] squared norms."""
+        import torch
+
+        captured = [(unit, use) for unit, uses in self.uses.items() for use in uses if use.outputs]
+        outputs = [out for _, use in captured for out in use.outputs]
+        grads = torch.autograd.grad(objective, outputs, allow_unused=True) if outputs else []
+        norms = {unit: None for unit in self.uses}
+        i = 0
+        for unit, use in captured:
+            gs = [torch.zeros_like(o) if g is None else g for o, g in zip(use.outputs, grads[i:i + len(use.outputs)])]
+            i += len(use.outputs)
+            if use.weight is None and use.bias is None:
+                continue
+            if use.weight is not None:
+                part = linear_sq_norms(use.inputs, gs, num_examples, bias=use.bias is not None)
+            else:
+                part = _by_example(gs, num_examples).sum(dim=1).pow(2).sum(dim=-1)
+            norms[unit] = part if norms[unit] is None else norms[unit] + part
+        for uses in self.uses.values():
+            for use in uses:
+                use.clear()
+        device = objective.device
+        return {unit: torch.zeros(num_examples, device=device) if v is None else v for unit, v in norms.items()}

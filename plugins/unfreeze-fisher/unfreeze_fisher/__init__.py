@@ -1,0 +1,138 @@
+"""tr(F) estimators: ``exact`` (Eq. 1, per-example), ``batch`` (Appendix D) and ``official`` (released code).
+
+Every estimator gets a model in eval mode whose units (and only they) require grad, and returns
+{unit: tr(F)}; gold labels in the batches are ignored. See docs/fisher.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unfreeze_core.api import FisherEstimator
+from unfreeze_core.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+
+def _unit_params(units):
+    return {u: [p for _, p in params if p.requires_grad] for u, params in units.items()}
+
+
+class Exact(FisherEstimator):
+    """Eq. 1: mean over examples of Σ_params ||∇ log p(ŷ_i|x_i)||², ŷ_i ~ p(·|x_i), per unit.
+
+    Per-example squared norms come from one batched backward of Σ_i log p(ŷ_i|x_i) per batch
+    (``unfreeze_core.fisher.PerExampleSquaredNorms``), not from a loop over examples.
+    """
+
+    @dataclass
+    class Options:
+        labels: str = "sample"
+        """sample (Eq. 1: ŷ drawn from the model) | argmax (the most likely label, deterministic)."""
+
+        def __post_init__(self):
+            if self.labels not in ("sample", "argmax"):
+                raise ValueError(f"labels must be sample or argmax, got {self.labels!r}")
+
+    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
+        from unfreeze_core.fisher import PerExampleSquaredNorms, argmax_labels, log_probs, model_inputs, \
+            sample_labels
+
+        totals, count = {u: 0.0 for u in units}, 0
+        with PerExampleSquaredNorms(unit_modules) as capture:
+            for batch in batches:
+                dists = task.output_distributions(model(**model_inputs(batch)))
+                labels = sample_labels(dists, generator) if self.options.labels == "sample" else argmax_labels(dists)
+                n = dists[0].shape[0]
+                norms = capture.compute(log_probs(dists, labels).sum(), n)
+                for u in totals:
+                    totals[u] += float(norms[u].double().sum())
+                count += n
+        return {u: t / max(count, 1) for u, t in totals.items()}
+
+
+class Batch(FisherEstimator):
+    """Appendix D as written: per batch, ŷ sampled, loss = mean NLL(ŷ) (summed over heads),
+    Σ_params (∇loss)² / |b|; the mean of that over the batches. Mixes in cross terms between examples."""
+
+    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
+        import torch
+        import torch.nn.functional as F
+
+        from unfreeze_core.fisher import model_inputs, sample_labels
+
+        params = _unit_params(units)
+        flat = [p for ps in params.values() for p in ps]
+        totals, count = {u: 0.0 for u in units}, 0
+        for batch in batches:
+            dists = task.output_distributions(model(**model_inputs(batch)))
+            labels = sample_labels(dists, generator)
+            loss = sum(F.nll_loss(torch.log_softmax(d.float(), -1), y) for d, y in zip(dists, labels))
+            grads = dict(zip(map(id, flat), torch.autograd.grad(loss, flat, allow_unused=True)))
+            size = dists[0].shape[0]
+            for u, ps in params.items():
+                totals[u] += sum(float(grads[id(p)].double().pow(2).sum()) for p in ps
+                                 if grads[id(p)] is not None) / size
+            count += 1
+        return {u: t / max(count, 1) for u, t in totals.items()}
+
+
+class Official(FisherEstimator):
+    """The released code's scorer (UKPLab/naacl2024-fun ``_scheduled_unfreeze_loop``): argmax labels;
+    QA start and end logits concatenated along the batch; loss = mean NLL; Σ_params p.grad² / |b| summed
+    (not averaged) over the batches. The released code used 41 batches (pass ``fisher_batches=41``)."""
+
+    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
+        import torch
+        import torch.nn.functional as F
+
+        from unfreeze_core.fisher import model_inputs
+
+        params = _unit_params(units)
+        flat = [p for ps in params.values() for p in ps]
+        totals = {u: 0.0 for u in units}
+        for batch in batches:
+            dists = task.output_distributions(model(**model_inputs(batch)))
+            size = dists[0].shape[0]
+            output = torch.cat(dists, dim=0) if len(dists) > 1 else dists[0]
+            label = output.max(1)[1].view(-1).detach()
+            loss = F.nll_loss(F.log_softmax(output, dim=1), label)
+            grads = dict(zip(map(id, flat), torch.autograd.grad(loss, flat, allow_unused=True)))
+            for u, ps in params.items():
+                totals[u] += sum(float((grads[id(p)] ** 2 / size).double().sum()) for p in ps
+                                 if grads[id(p)] is not None)
+        return totals
+
+
+def one_by_one(model, *, units, task, batches, generator=None, labels: str = "sample") -> dict[int, float]:
+    """The reference Eq. 1: ŷ drawn as ``exact`` draws it (same generator use), then one backward per example.
+
+    Slow by design (the benchmark's baseline and a check of ``exact``)."""
+    import torch
+
+    from unfreeze_core.fisher import argmax_labels, log_probs, model_inputs, sample_labels
+
+    params = _unit_params(units)
+    flat = [p for ps in params.values() for p in ps]
+    totals, count = {u: 0.0 for u in units}, 0
+    for batch in batches:
+        inputs = model_inputs(batch)
+        with torch.no_grad():
+            dists = task.output_distributions(model(**inputs))
+        ys = sample_labels(dists, generator) if labels == "sample" else argmax_labels(dists)
+        n = dists[0].shape[0]
+        for i in range(n):
+            one = {k: v[i:i + 1] for k, v in inputs.items()}
+            logp = log_probs(task.output_distributions(model(**one)), [y[i:i + 1] for y in ys]).sum()
+            grads = dict(zip(map(id, flat), torch.autograd.grad(logp, flat, allow_unused=True)))
+            for u, ps in params.items():
+                totals[u] += sum(float(grads[id(p)].double().pow(2).sum()) for p in ps if grads[id(p)] is not None)
+        count += n
+    return {u: t / max(count, 1) for u, t in totals.items()}
+
+
+@hookimpl
+def register_fisher_estimators(register):
+    register("exact", Exact)
+    register("batch", Batch)
+    register("official", Official)

@@ -1,0 +1,196 @@
+"""Fisher estimators: exact equals an independent one-by-one loop; batch and official equal their definitions."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from unfreeze_core.fisher import fisher_scores  # noqa: E402
+from unfreeze_fisher import Batch, Exact, Official, one_by_one  # noqa: E402
+
+
+class HeadTask:
+    """A stand-in task: which logits ŷ is drawn from, per head kind."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def output_distributions(self, outputs):
+        if self.kind == "qa":
+            return [outputs.start_logits, outputs.end_logits]
+        return [outputs.logits]
+
+
+def tiny(adapter: str, kind: str = "classification", seed: int = 0):
+    from adapters import XLMRobertaAdapterModel
+    from transformers import XLMRobertaConfig
+
+    torch.manual_seed(seed)
+    config = XLMRobertaConfig(vocab_size=60, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=40, type_vocab_size=1, pad_token_id=1)
+    model = XLMRobertaAdapterModel(config)
+    if kind == "qa":
+        model.add_qa_head("task")
+    elif kind == "mc":
+        model.add_multiple_choice_head("task", num_choices=3)
+    else:
+        model.add_classification_head("task", num_labels=3)
+    if adapter == "madx":
+        from unfreeze_madx import MadX
+
+        backend = MadX(MadX.Options(lang_adapters="fresh", reduction_factor=4))
+    else:
+        from unfreeze_lora import LoRA
+
+        backend = LoRA()
+    backend.setup(model, train_language="en", languages=["en"], model_name="tiny")
+    with torch.no_grad():  # non-trivial adapter weights (LoRA's B and the adapters' up start at zero)
+        for params in backend.units(model).values():
+            for _, p in params:
+                p.normal_(0, 0.3)
+    return model, backend
+
+
+def batches(kind: str, n: int = 2, size: int = 4, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    shape = (size, 3, 12) if kind == "mc" else (size, 12)
+    out = []
+    for _ in range(n):
+        ids = torch.randint(3, 60, shape, generator=g)
+        mask = torch.ones(shape, dtype=torch.long)
+        lengths = torch.randint(5, 13, shape[:-1], generator=g)
+        mask[torch.arange(12).expand(shape) >= lengths.unsqueeze(-1)] = 0  # padding of varied length
+        ids[mask == 0] = 1
+        out.append({"input_ids": ids, "attention_mask": mask, "labels": torch.zeros(size, dtype=torch.long)})
+    return out
+
+
+def independent_loop(model, backend, task, data, seed):
+    """Eq. 1 one example at a time with plain autograd; ŷ drawn exactly as documented in docs/fisher.md."""
+    model = model.eval()
+    units = backend.units(model)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for params in units.values():
+        for _, p in params:
+            p.requires_grad_(True)
+    g = torch.Generator().manual_seed(seed)
+    totals, count = {u: 0.0 for u in units}, 0
+    for batch in data:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        with torch.no_grad():
+            heads = task.output_distributions(model(**inputs))
+        ys = [torch.multinomial(torch.softmax(h.float(), -1), 1, generator=g).squeeze(1) for h in heads]
+        for i in range(heads[0].shape[0]):
+            out = task.output_distributions(model(**{k: v[i:i + 1] for k, v in inputs.items()}))
+            logp = sum(torch.log_softmax(h, -1)[0, y[i]] for h, y in zip(out, ys))
+            model.zero_grad()
+            logp.backward()
+            for u, params in units.items():
+                totals[u] += sum(float(p.grad.double().pow(2).sum()) for _, p in params)
+            count += 1
+    return {u: t / count for u, t in totals.items()}
+
+
+@pytest.mark.parametrize("adapter,kind", [("madx", "classification"), ("lora", "classification"),
+                                          ("madx", "qa"), ("lora", "mc")])
+def test_exact_equals_one_by_one_loop(adapter, kind):
+    model, backend = tiny(adapter, kind)
+    task, data = HeadTask(kind), batches(kind)
+    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(5))
+    loop = independent_loop(model, backend, task, data, seed=5)
+    assert set(exact) == set(loop) == {0, 1, 2}
+    for u in loop:
+        assert loop[u] > 0
+        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+
+
+def test_exact_matches_the_plugin_reference_loop_in_place():
+    model, backend = tiny("lora")
+    task, data = HeadTask("classification"), batches("classification")
+    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(1), in_place=True)
+    with torch.enable_grad():
+        from unfreeze_core.fisher import estimation_mode
+
+        units = backend.units(model)
+        with estimation_mode(model, units):
+            ref = one_by_one(model, units=units, task=task, batches=data, generator=torch.Generator().manual_seed(1))
+    for u in ref:
+        assert abs(exact[u] - ref[u]) / ref[u] < 1e-5
+
+
+def _literal(model, backend, task, data, *, sample, seed, accumulate):
+    """Appendix D / the released loop, literally: .backward() on the batch loss, p.grad² / |b|."""
+    import torch.nn.functional as F
+
+    model.eval()
+    units = backend.units(model)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for params in units.values():
+        for _, p in params:
+            p.requires_grad_(True)
+    g = torch.Generator().manual_seed(seed)
+    scores = {u: 0.0 for u in units}
+    for batch in data:
+        model.zero_grad()
+        heads = task.output_distributions(model(**{k: v for k, v in batch.items() if k != "labels"}))
+        if sample:
+            ys = [torch.multinomial(torch.softmax(h.float(), -1), 1, generator=g).squeeze(1) for h in heads]
+            loss = sum(F.nll_loss(F.log_softmax(h, -1), y) for h, y in zip(heads, ys))
+        else:
+            output = torch.cat(heads, 0)
+            loss = F.nll_loss(F.log_softmax(output, dim=1), output.argmax(1))
+        loss.backward()
+        for u, params in units.items():
+            scores[u] += sum(float((p.grad ** 2 / heads[0].shape[0]).sum()) for _, p in params)
+    return scores if accumulate else {u: s / len(data) for u, s in scores.items()}
+
+
+@pytest.mark.parametrize("adapter,kind", [("madx", "classification"), ("lora", "qa")])
+def test_batch_and_official_equal_their_definitions(adapter, kind):
+    model, backend = tiny(adapter, kind)
+    task, data = HeadTask(kind), batches(kind)
+    batch = fisher_scores(model, backend, task, Batch(), data, torch.Generator().manual_seed(3))
+    official = fisher_scores(model, backend, task, Official(), data, torch.Generator().manual_seed(3))
+    want_batch = _literal(model, backend, task, data, sample=True, seed=3, accumulate=False)
+    want_official = _literal(model, backend, task, data, sample=False, seed=3, accumulate=True)
+    for u in want_batch:
+        assert batch[u] == pytest.approx(want_batch[u], rel=1e-5)
+        assert official[u] == pytest.approx(want_official[u], rel=1e-5)
+
+
+def test_estimation_leaves_the_model_as_it_was():
+    model, backend = tiny("madx")
+    model.train()
+    units = backend.units(model)
+    units[0][0][1].requires_grad_(True)
+    marker = torch.ones_like(units[0][0][1])
+    units[0][0][1].grad = marker
+    flags = [p.requires_grad for p in model.parameters()]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for in_place in (True, False):
+        fisher_scores(model, backend, HeadTask("classification"), Batch(), batches("classification", n=1),
+                      torch.Generator().manual_seed(0), in_place=in_place)
+        assert model.training and all(m.training for m in model.modules())
+        assert [p.requires_grad for p in model.parameters()] == flags
+        assert units[0][0][1].grad is marker
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_sampling_uses_only_the_given_generator():
+    model, backend = tiny("madx")
+    state = torch.get_rng_state()
+    fisher_scores(model, backend, HeadTask("classification"), Exact(), batches("classification", n=1),
+                  torch.Generator().manual_seed(0))
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_unsupported_trainable_module_is_an_error():
+    from unfreeze_core.fisher import PerExampleSquaredNorms
+
+    norm = torch.nn.LayerNorm(4)
+    with pytest.raises(NotImplementedError, match="LayerNorm"):
+        with PerExampleSquaredNorms({0: [norm]}):
+            pass
