@@ -78,7 +78,8 @@ class Trainer:
             yield {k: v.to(device) for k, v in batch.items()}
 
     def fisher(self, step: int, batches: int = 40, estimator=None) -> dict[int, float]:
-        """tr(F) per unit on a copy of the current model (every unit trainable there)."""
+        """tr(F) per unit with every unit trainable: in place (state saved and restored) on one process,
+        on a copy under several processes (DDP)."""
         import torch
 
         estimator = estimator or self.parts.estimator
@@ -87,7 +88,8 @@ class Trainer:
         model = self.accelerator.unwrap_model(self.model)
         generator = torch.Generator(device=self.accelerator.device).manual_seed(self.seed * 7_919 + step)
         scores = fisher_scores(model, self.parts.backend, self.parts.task, estimator,
-                               list(self.train_batches(batches, step)), generator)
+                               list(self.train_batches(batches, step)), generator,
+                               in_place=self.accelerator.num_processes == 1)
         model.train()
         return scores
 
