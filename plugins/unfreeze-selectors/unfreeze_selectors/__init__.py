@@ -103,3 +103,4 @@ def register_selectors(register):
     register("surgical", Surgical)
     register("random", Random)
     register("permutation", Permutation)
+    from .fun import FUN; register("fisher", FUN)  # noqa: E702

@@ -1,0 +1,49 @@
+"""FUN (Fisher unfreezing): every k steps, unfreeze the still-frozen unit with the largest tr(F)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unfreeze_core.api import Selection, SelectionContext, Selector
+from unfreeze_core.errors import UnfreezeError
+
+
+class FUN(Selector):
+    """At each SELECT, tr(F) per unit on a model state where every unit is trainable (the trainer's
+    ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches; the
+    frozen unit with the largest score is unfrozen and all scores go into schedule.json.
+
+    ``top_first`` reproduces the released code: the top unit is unfrozen at step 0 without an
+    estimate, and FUN decides from step k on. With one frozen unit left there is nothing to decide,
+    so no estimate is made (the event has no scores).
+    """
+
+    @dataclass
+    class Options:
+        estimator: str | None = None
+        """A registered Fisher estimator (exact, batch, official ...); default: the run's --fisher."""
+        fisher_batches: int = 40
+        top_first: bool = False
+
+        def __post_init__(self):
+            if self.fisher_batches <= 0:
+                raise ValueError("fisher_batches must be a positive number of batches")
+
+    def check(self, num_units):
+        self._estimator = None
+        if self.options.estimator is not None:
+            from unfreeze_core.plugins import get_plugins
+
+            cls = get_plugins().registries()["fisher_estimators"].get(self.options.estimator)
+            self._estimator = cls()
+
+    def select(self, ctx: SelectionContext):
+        if self.options.top_first and ctx.step == 0:
+            return [ctx.num_units - 1]
+        if len(ctx.frozen) == 1:
+            return list(ctx.frozen)
+        if ctx.fisher is None:
+            raise UnfreezeError("the fisher selector needs the trainer's tr(F) service")
+        scores = ctx.fisher(batches=self.options.fisher_batches, estimator=getattr(self, "_estimator", None))
+        best = max(ctx.frozen, key=lambda u: (scores[u], u))
+        return Selection([best], scores)
