@@ -30,8 +30,9 @@ def route_options(config: RunConfig, classes: dict[str, type], pairs: list[tuple
         if kind is None:
             owners = [k for k, cls in classes.items() if key in {f.name for f in fields(cls.Options)}]
             if not owners:
-                raise UnfreezeError(f"-o {key}: no option {key!r} in the chosen " +
-                                    ", ".join(f"{k} ({config_name(config, k)})" for k in classes))
+                known = "; ".join(f"{k} {config_name(config, k)}: {', '.join(f.name for f in fields(cls.Options)) or '-'}"
+                                  for k, cls in classes.items())
+                raise UnfreezeError(f"-o {key}: unknown option {key!r} (known options: {known})")
             if len(owners) > 1:
                 raise UnfreezeError(f"-o {key}: ambiguous, prefix it with one of {', '.join(owners)}")
             kind = owners[0]

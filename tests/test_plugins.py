@@ -1,0 +1,139 @@
+"""Plugin loading: built-ins through entry points, throw-away plugins, broken and duplicate plugins."""
+
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import pytest
+
+from unfreeze_core.api import Selector
+from unfreeze_core.errors import DuplicateNameError, UnfreezeError, UnknownNameError
+from unfreeze_core.hookspecs import hookimpl
+from unfreeze_core.options import parse_options
+from unfreeze_core.plugins import load_plugins
+
+
+class Everything(Selector):
+    static = True
+
+    @dataclass
+    class Options:
+        count: int = 1
+        ratio: float = 0.5
+        names: list[str] | None = None
+
+    def select(self, ctx):
+        return ctx.frozen
+
+
+class ThrowAway:
+    __version__ = "9.9"
+
+    @hookimpl
+    def register_selectors(self, register):
+        register("throwaway", Everything)
+
+
+@pytest.fixture
+def plugins():
+    loaded = load_plugins()
+    loaded.register(ThrowAway(), name="throwaway-plugin")
+    yield loaded
+    loaded.unregister("throwaway-plugin")
+
+
+def test_builtins_are_found_through_entry_points():
+    registries = load_plugins().registries()
+    assert {"standard", "topdown", "bottomup", "lpft", "surgical", "random", "permutation"} <= set(
+        registries["selectors"].names())
+    assert {"madx", "lora"} <= set(registries["adapter_backends"].names())
+    assert "nli" in registries["tasks"].names()
+
+
+def test_a_registered_plugin_is_listed_with_what_it_registers(plugins):
+    assert plugins.registries()["selectors"].get("throwaway") is Everything
+    row = next(r for r in plugins.info() if r.name == "throwaway-plugin")
+    assert row.version == "9.9"
+    assert row.hooks == ["register_selectors"]
+    assert row.registers["selectors"] == ["throwaway"]
+    assert row.error is None
+
+
+def test_a_name_registered_twice_names_both_plugins(plugins):
+    class Clash:
+        @hookimpl
+        def register_selectors(self, register):
+            register("topdown", Everything)
+
+    plugins.register(Clash(), name="clash")
+    with pytest.raises(DuplicateNameError, match="'topdown'.*'(selectors|clash)'.*'(selectors|clash)'"):
+        plugins.registries()
+    row = next(r for r in plugins.info() if r.name == "clash")  # listing survives and shows it
+    assert "registered by both" in row.error
+
+
+def test_unknown_name_lists_the_available_ones(plugins):
+    with pytest.raises(UnknownNameError, match="available: .*topdown"):
+        plugins.registries()["selectors"].get("sideways")
+
+
+@pytest.fixture
+def broken_distribution(tmp_path, monkeypatch):
+    """A distribution on sys.path whose entry point raises on import."""
+    (tmp_path / "broken_unfreeze_plugin.py").write_text("raise RuntimeError('this plugin is broken')\n")
+    info = tmp_path / "broken_unfreeze_plugin-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-unfreeze-plugin\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text("[unfreeze]\nbroken = broken_unfreeze_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("broken_unfreeze_plugin", None)
+
+
+def test_a_broken_plugin_is_recorded_and_the_others_still_work(broken_distribution):
+    loaded = load_plugins()
+    row = next(r for r in loaded.info() if r.name == "broken")
+    assert row.version == "0.3"
+    assert "this plugin is broken" in row.error
+    assert "topdown" in loaded.registries()["selectors"].names()
+
+
+def test_load_env_limits_what_loads(monkeypatch):
+    monkeypatch.setenv("UNFREEZE_LOAD_PLUGINS", "selectors,tasks")
+    loaded = load_plugins()
+    assert sorted(r.name for r in loaded.info()) == ["selectors", "tasks"]
+    assert loaded.registries()["adapter_backends"].names() == []
+    monkeypatch.setenv("UNFREEZE_LOAD_PLUGINS", "")
+    assert load_plugins().info() == []
+
+
+def test_options_are_typed_and_unknown_keys_named():
+    opts = parse_options(Everything.Options, {"count": "3", "ratio": "1", "names": "a,b"}, "selector x")
+    assert (opts.count, opts.ratio, opts.names) == (3, 1.0, ["a", "b"])
+    with pytest.raises(UnfreezeError, match="unknown option 'cuont'.*count"):
+        parse_options(Everything.Options, {"cuont": 3}, "selector x")
+    with pytest.raises(UnfreezeError, match="option 'count': expected int"):
+        parse_options(Everything.Options, {"count": "many"}, "selector x")
+
+
+def test_plugin_validation_errors_become_one_line():
+    from unfreeze_selectors import Surgical
+
+    with pytest.raises(UnfreezeError, match="surgical needs the units"):
+        parse_options(Surgical.Options, {}, "selector 'surgical'")
+
+
+def test_listing_plugins_imports_no_torch():
+    import subprocess
+
+    code = textwrap.dedent("""
+        import sys
+        from click.testing import CliRunner
+        from unfreeze_cli.main import cli
+        result = CliRunner().invoke(cli, ["plugins", "--json"])
+        assert result.exit_code == 0, result.output
+        heavy = [m for m in ("torch", "transformers", "adapters", "datasets") if m in sys.modules]
+        print(heavy)
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

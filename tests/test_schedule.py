@@ -1,0 +1,94 @@
+"""Algorithm 1 with every built-in selector: exact units at exact steps for several (N, k, L)."""
+
+import pytest
+
+from unfreeze_core.options import parse_options
+from unfreeze_core.schedule import Schedule, plan
+from unfreeze_selectors import LPFT, BottomUp, Permutation, Random, Standard, Surgical, TopDown
+
+SHAPES = [(4, 5, 100), (8, 3, 30), (12, 10, 200), (3, 1, 3)]  # (L, k, N)
+
+
+def make(cls, **options):
+    return cls(parse_options(cls.Options, options, cls.__name__))
+
+
+@pytest.mark.parametrize("L,k,N", SHAPES)
+def test_topdown_unfreezes_top_layer_first_one_every_k_steps(L, k, N):
+    expected = [{"step": i * k, "units": [L - 1 - i]} for i in range(L) if i * k < N]
+    assert plan(make(TopDown), L, k, N) == expected
+
+
+@pytest.mark.parametrize("L,k,N", SHAPES)
+def test_bottomup_unfreezes_bottom_layer_first(L, k, N):
+    expected = [{"step": i * k, "units": [i]} for i in range(L) if i * k < N]
+    assert plan(make(BottomUp), L, k, N) == expected
+
+
+@pytest.mark.parametrize("L,k,N", SHAPES)
+def test_standard_trains_everything_from_step_zero(L, k, N):
+    assert plan(make(Standard), L, k, N) == [{"step": 0, "units": list(range(L))}]
+
+
+@pytest.mark.parametrize("L,k,N", SHAPES)
+def test_lpft_trains_only_the_head_for_k_steps_then_everything(L, k, N):
+    assert plan(make(LPFT), L, k, N) == [{"step": k, "units": list(range(L))}]
+
+
+def test_surgical_trains_the_chosen_units_only():
+    assert plan(make(Surgical, units="1,3"), 6, 5, 100) == [{"step": 0, "units": [1, 3]}]
+    assert plan(make(Surgical, units=[0]), 6, 5, 100) == [{"step": 0, "units": [0]}]
+
+
+def test_surgical_rejects_units_outside_the_model():
+    with pytest.raises(ValueError, match="unit 7"):
+        Schedule(make(Surgical, units=[1, 7]), 6, 5)
+
+
+@pytest.mark.parametrize("L,k,N", SHAPES)
+def test_random_is_one_fresh_unit_every_k_steps_and_seeded(L, k, N):
+    events = plan(make(Random), L, k, N, seed=11)
+    assert [e["step"] for e in events] == [i * k for i in range(L)]
+    assert sorted(u for e in events for u in e["units"]) == list(range(L))
+    assert events == plan(make(Random), L, k, N, seed=11)
+
+
+def test_random_differs_between_seeds():
+    orders = {tuple(e["units"][0] for e in plan(make(Random), 12, 2, 30, seed=s)) for s in range(5)}
+    assert len(orders) > 1
+
+
+def test_permutation_follows_the_papers_order():
+    order = [11, 10, 1, 0, 3, 9, 6, 8, 2, 5, 7, 4]
+    events = plan(make(Permutation, order=",".join(map(str, order))), 12, 100, 2000)
+    assert events == [{"step": 100 * j, "units": [u]} for j, u in enumerate(order)]
+
+
+def test_select_is_not_called_after_k_times_L_or_when_all_are_trainable():
+    calls = []
+
+    class Spy(TopDown):
+        def select(self, ctx):
+            calls.append(ctx.step)
+            return [] if ctx.step < 2 * ctx.k else super().select(ctx)
+
+    plan(make(Spy), 3, 2, 100)
+    # steps 0, 2 select nothing; 4, 6 unfreeze two units; k·L = 6 is the last call
+    assert calls == [0, 2, 4, 6]
+
+
+def test_state_round_trip_resumes_a_random_schedule_exactly():
+    whole = plan(make(Random), 8, 3, 40, seed=5)
+    first = Schedule(make(Random), 8, 3, seed=5)
+    for step in range(10):
+        first.advance(step)
+    resumed = Schedule(make(Random), 8, 3, seed=999)
+    resumed.load_state_dict(first.state_dict())
+    for step in range(10, 40):
+        resumed.advance(step)
+    assert resumed.events == whole
+
+
+def test_k_must_be_positive():
+    with pytest.raises(ValueError):
+        Schedule(make(TopDown), 4, 0)
