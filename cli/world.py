@@ -1,0 +1,80 @@
+"""`unfreeze world build` and `unfreeze world info`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def world():
+    """The embedded offline multilingual world (languages, encoder, adapters, tasks)."""
+
+
+@world.command()
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the whole world.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder [default: the package's artifacts folder].")
+@click.option("--alpha", type=float, default=None,
+              help="Difficulty knob: weight of the language-specific embedding part (0 = fully shared).")
+@click.option("--small", is_flag=True, help="A reduced world (2 layers, few steps) for tests.")
+@click.option("--layers", type=int, default=None, help="Encoder layers.")
+@click.option("--steps", type=int, default=None, help="MLM pretraining steps.")
+@click.option("--adapter-steps", type=int, default=None, help="MLM steps per language adapter.")
+@click.option("--threads", type=int, default=None, help="Torch CPU threads.")
+def build(seed, out, alpha, small, layers, steps, adapter_steps, threads):
+    """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
+    from unfreeze_core.world import artifacts_dir
+    from unfreeze_core.world.build import BuildConfig, build as run_build
+
+    cfg = BuildConfig.small(seed) if small else BuildConfig(seed=seed)
+    for name, value in (("alpha", alpha), ("layers", layers), ("mlm_steps", steps),
+                        ("adapter_steps", adapter_steps), ("threads", threads)):
+        if value is not None:
+            setattr(cfg, name, value)
+    m = run_build(out or artifacts_dir(), cfg, log=click.echo)
+    click.echo(f"{len(m['files'])} files, {m['bytes'] / 1e6:.1f} MB, {m['timings']['total_s']} s")
+
+
+@world.command()
+@click.option("--dir", "root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="World folder [default: the shipped one].")
+def info(root):
+    """Languages, sizes and one sample sentence per language."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from unfreeze_core.world import LANGUAGES, TASKS, data_dir, language_info, manifest
+
+    console = Console()
+    m = manifest(root)
+    enc = m["encoder"]
+    t = Table(title=f"world (seed {m['seed']}, alpha {m['knobs']['alpha']})")
+    t.add_column("what")
+    t.add_column("value")
+    t.add_row("encoder", f"{enc['layers']} layers x {enc['hidden']} hidden, {enc['parameters']:,} parameters")
+    t.add_row("vocabulary", f"{enc['vocab']:,} tokens ({enc['tied_tokens']} tied to {enc['concepts']} concepts)")
+    la = m["language_adapters"]
+    t.add_row("language adapters", f"{la['config']}, reduction factor {la['reduction_factor']}")
+    t.add_row("artefacts", f"{len(m['files'])} files, {m['bytes'] / 1e6:.1f} MB")
+    for task in TASKS:
+        counts = m["data"][task]
+        t.add_row(f"data: {task}", f"train {counts['en/train']}, validation {counts['en/validation']}, "
+                                   f"test {counts['en/test']} x {len(LANGUAGES)} languages")
+    console.print(t)
+
+    langs = Table(title="languages (NLI test item 0, premise)")
+    for col in ("code", "name", "script", "order", "sample"):
+        langs.add_column(col)
+    for li in language_info():
+        with open(data_dir("nli", root) / li["code"] / "test.jsonl", encoding="utf-8") as f:
+            sample = json.loads(f.readline())["premise"]
+        langs.add_row(li["code"], li["name"], li["script"], li["order"], sample)
+    console.print(langs)
+
+
+if __name__ == "__main__":
+    world()

@@ -1,0 +1,188 @@
+"""The embedded world: generator, task data, shipped artefacts, and a reduced build."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from unfreeze_core import world
+from unfreeze_core.world.generator import (DIGITS, FUNCTION, GRAMMAR, LANGUAGES, NAMES, PUNCT, Language,
+                                           make_lexicon)
+from unfreeze_core.world.tasks import TASKS, task_records
+
+SMALL = {"train": 300, "validation": 30, "test": 60}
+SCHEMA = {
+    "nli": {"premise": str, "hypothesis": str, "label": int},
+    "copa": {"premise": str, "choice1": str, "choice2": str, "question": str, "label": int},
+    "qa": {"id": str, "title": str, "context": str, "question": str, "answers": dict},
+}
+
+
+@pytest.fixture(scope="module")
+def records():
+    return {t: task_records(t, seed=7, sizes=SMALL) for t in TASKS}
+
+
+def test_interface():
+    assert LANGUAGES[0] == "en" and len(LANGUAGES) >= 6 and world.LANGUAGES == LANGUAGES
+    assert {GRAMMAR[c].order for c in LANGUAGES} >= {"SVO", "SOV", "VSO"}
+    assert len({GRAMMAR[c].script for c in LANGUAGES}) == len(LANGUAGES)
+    assert world.model_path() == world.artifacts_dir() / "model"
+    assert world.lang_adapter_path("qc").name == "qc"
+    assert world.data_dir("nli").name == "nli"
+    with pytest.raises(KeyError):
+        world.data_dir("xnli")
+
+
+def test_deterministic(records):
+    for t in TASKS:
+        assert task_records(t, seed=7, sizes=SMALL) == records[t]
+        assert task_records(t, seed=8, sizes=SMALL)[("en", "train")] != records[t][("en", "train")]
+    assert make_lexicon("qk", 3) == make_lexicon("qk", 3) != make_lexicon("qk", 4)
+
+
+def test_lexicons_distinct_and_complete():
+    for c in LANGUAGES:
+        lex = make_lexicon(c, 0)
+        words = [w for w in lex.values() if w]
+        assert len(words) == len(set(words)), c
+        assert lex["NEG"], f"{c} has no negation word"  # the contradiction cue exists everywhere
+
+
+def test_schemas(records):
+    for t, recs in records.items():
+        assert set(recs) == {("en", "train"), ("en", "validation")} | {(c, "test") for c in LANGUAGES}
+        for (lang, split), rs in recs.items():
+            assert len(rs) == SMALL[split]
+            for r in rs:
+                assert {k: type(v) for k, v in r.items()} == SCHEMA[t], (t, r)
+                if t == "nli":
+                    assert r["label"] in (0, 1, 2)
+                elif t == "copa":
+                    assert r["label"] in (0, 1) and r["question"] in ("cause", "effect")
+                else:
+                    (text,), (start,) = r["answers"]["text"], r["answers"]["answer_start"]
+                    assert text and r["context"][start:start + len(text)] == text
+    labels = Counter(r["label"] for r in records["nli"][("en", "train")])
+    assert max(labels.values()) - min(labels.values()) <= 1
+
+
+def _anchors(text: str) -> list[str]:
+    """Names and digits: spelled the same in every language."""
+    return sorted(re.findall(r"[A-Z][a-z]+|[0-9]", text))
+
+
+def test_test_sets_parallel(records):
+    for t, recs in records.items():
+        en = recs[("en", "test")]
+        for c in LANGUAGES[1:]:
+            other = recs[(c, "test")]
+            for a, b in zip(en, other, strict=True):
+                if t == "qa":
+                    assert a["id"] == b["id"]
+                    assert _anchors(a["context"]) == _anchors(b["context"])
+                    assert _anchors(a["question"]) == _anchors(b["question"])
+                else:
+                    assert a["label"] == b["label"]
+                    assert _anchors(a["premise"]) == _anchors(b["premise"])
+                if t == "copa":
+                    assert a["question"] == b["question"]
+                if t == "nli":
+                    assert _anchors(a["hypothesis"]) == _anchors(b["hypothesis"])
+
+
+def test_no_language_only_label_cue(records):
+    """Every word is a concept form or a shared anchor; concepts that some language lacks (articles,
+    object markers) are not label cues."""
+    anchors = set(NAMES) | set(DIGITS) | set(PUNCT)
+    for c in LANGUAGES:
+        lex = make_lexicon(c, 7)
+        vocab = {w for w in lex.values() if w} | anchors
+        for r in records["nli"][(c, "test")] + records["copa"][(c, "test")]:
+            texts = [v for k, v in r.items() if isinstance(v, str) and k != "question"]
+            for text in texts:
+                assert set(text.split()) <= vocab, (c, text)
+    lex = make_lexicon("en", 7)
+    partial = [lex[k] for k in FUNCTION if lex[k] and any(not make_lexicon(c, 7)[k] for c in LANGUAGES)]
+    recs = task_records("nli", seed=7, sizes={"train": 3000})[("en", "train")]
+    for word in partial:
+        rate = [sum(word in r["hypothesis"].split() for r in recs if r["label"] == y) /
+                sum(r["label"] == y for r in recs) for y in range(3)]
+        assert max(rate) - min(rate) < 0.1, (word, rate)
+
+
+def test_rendering_orders():
+    ev_words = {}
+    from unfreeze_core.world.generator import NP, Event
+    ev = Event(NP("Anna", name=True), "eat", NP("apple"), "park")
+    for c in LANGUAGES:
+        lang = Language(c, 0)
+        words = lang.sentence(ev).words
+        ev_words[c] = words
+        pos = {k: words.index(lang.w(k)) for k in ("eat", "apple")}
+        pos["Anna"] = words.index("Anna")
+        order = "".join(x for _, x in sorted([(pos["Anna"], "S"), (pos["eat"], "V"), (pos["apple"], "O")]))
+        assert order == GRAMMAR[c].order, (c, words)
+    assert " ".join(ev_words["en"]) == "Anna eats the apple in the park ."
+
+
+# ----------------------------------------------------------------------------------------
+# shipped artefacts
+# ----------------------------------------------------------------------------------------
+
+shipped = pytest.mark.skipif(not (world.artifacts_dir() / "manifest.json").exists(),
+                             reason="world artefacts not built")
+
+
+@shipped
+def test_artifacts_checksums_and_size():
+    from unfreeze_core.world.build import checksums
+
+    m = world.manifest()
+    assert checksums(world.artifacts_dir()) == m["files"]
+    assert m["bytes"] <= 20_000_000
+    assert m["encoder"]["layers"] >= 8
+
+
+@shipped
+def test_artifacts_load():
+    from adapters import AutoAdapterModel
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(world.model_path()))
+    assert None not in (tok.mask_token_id, tok.pad_token_id, tok.cls_token_id, tok.sep_token_id)
+    model = AutoAdapterModel.from_pretrained(str(world.model_path()))
+    assert model.config.model_type == "xlm-roberta" and model.config.num_hidden_layers >= 8
+    for lang in LANGUAGES:
+        assert model.load_adapter(str(world.lang_adapter_path(lang)), load_as=lang) == lang
+        cfg = model.adapters_config.get(lang)
+        assert cfg["reduction_factor"] == 2 and cfg["inv_adapter"] == "nice"
+    for task in TASKS:
+        d = world.data_dir(task)
+        assert (d / "en" / "train.jsonl").exists() and (d / "en" / "validation.jsonl").exists()
+        lines = [len((d / c / "test.jsonl").read_text(encoding="utf-8").splitlines()) for c in LANGUAGES]
+        assert len(set(lines)) == 1
+
+
+# ----------------------------------------------------------------------------------------
+# a reduced build through the CLI
+# ----------------------------------------------------------------------------------------
+
+def test_build_small(tmp_path):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.world import world as world_cli
+
+    out = tmp_path / "w"
+    res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert m["seed"] == 1 and (out / "model" / "model.safetensors").exists()
+    for lang in LANGUAGES:
+        assert (out / "adapters" / lang / "adapter_config.json").exists()
+    res = CliRunner().invoke(world_cli, ["info", "--dir", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "qk" in res.output and "layers" in res.output

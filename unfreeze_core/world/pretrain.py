@@ -1,0 +1,150 @@
+"""MLM pretraining of the world's encoder with tied concept embeddings.
+
+Every latent concept owns one *shared* embedding row; each single-token surface form of it, in
+every language, reads that row plus `alpha` times its own row:
+
+    E[token] = S[concept(token)] + alpha * O[token]     (tied tokens)
+    E[token] = O[token]                                  (names, digits, word pieces, specials)
+
+`alpha` is the world's difficulty knob: 0 = the languages share their word embeddings exactly,
+larger = more language-specific embeddings and a larger transfer gap. The materialised matrix E
+is both the input embedding and the MLM output layer (as in XLM-R); on export it is copied into
+`word_embeddings.weight`, so a plain XLM-R checkpoint comes out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class EncoderSize:
+    layers: int = 8
+    hidden: int = 64
+    heads: int = 4
+    intermediate: int = 256
+    max_positions: int = 256
+
+
+def make_config(vocab_size: int, size: EncoderSize, pad_id: int, bos_id: int, eos_id: int):
+    from transformers import XLMRobertaConfig
+
+    return XLMRobertaConfig(
+        vocab_size=vocab_size, hidden_size=size.hidden, num_hidden_layers=size.layers,
+        num_attention_heads=size.heads, intermediate_size=size.intermediate,
+        max_position_embeddings=size.max_positions + pad_id + 1, type_vocab_size=1,
+        pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id,
+        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+
+
+def mask_tokens(input_ids, special_mask, mask_id: int, vocab_size: int, gen, p: float = 0.15):
+    """BERT masking (80% <mask>, 10% random, 10% kept); labels -100 where not predicted."""
+    import torch
+
+    labels = input_ids.clone()
+    prob = torch.full(input_ids.shape, p)
+    prob.masked_fill_(special_mask, 0.0)
+    chosen = torch.bernoulli(prob, generator=gen).bool()
+    labels[~chosen] = -100
+    inputs = input_ids.clone()
+    replace = torch.bernoulli(torch.full(input_ids.shape, 0.8), generator=gen).bool() & chosen
+    inputs[replace] = mask_id
+    rand = torch.bernoulli(torch.full(input_ids.shape, 0.5), generator=gen).bool() & chosen & ~replace
+    inputs[rand] = torch.randint(5, vocab_size, input_ids.shape, generator=gen)[rand]
+    return inputs, labels
+
+
+def batches(encoded: list[list[int]], batch_size: int, pad_id: int, eos_id: int, rng: random.Random):
+    """Endless shuffled, padded batches: (input_ids, attention_mask, special_mask)."""
+    import torch
+
+    order = list(range(len(encoded)))
+    while True:
+        rng.shuffle(order)
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            seqs = [encoded[j] for j in order[i:i + batch_size]]
+            n = max(map(len, seqs))
+            ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
+            for r, s in enumerate(seqs):
+                ids[r, :len(s)] = torch.tensor(s)
+            attn = ids != pad_id
+            special = ~attn
+            special[:, 0] = True
+            special |= ids == eos_id
+            yield ids, attn.long(), special
+
+
+def warmup_cosine(step: int, warm: int, total: int) -> float:
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+
+def position_ids(input_ids, pad_id: int):
+    mask = input_ids.ne(pad_id).int()
+    return (mask.cumsum(1) * mask).long() + pad_id
+
+
+def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts: int, tokenizer,
+                     size: EncoderSize, alpha: float, steps: int, lr: float, batch_size: int,
+                     seed: int, log=print):
+    """Train an XLMRobertaForMaskedLM with tied concept embeddings; return it with E materialised."""
+    import torch
+    from transformers import XLMRobertaForMaskedLM
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    vocab = len(tokenizer)
+    pad_id, mask_id = tokenizer.pad_token_id, tokenizer.mask_token_id
+    config = make_config(vocab, size, pad_id, tokenizer.bos_token_id, tokenizer.eos_token_id)
+    model = XLMRobertaForMaskedLM(config)
+    own = model.roberta.embeddings.word_embeddings.weight  # O (own rows), tied to the decoder
+    shared = torch.nn.Parameter(torch.randn(n_concepts, size.hidden) * config.initializer_range)
+    cid = torch.full((vocab,), n_concepts, dtype=torch.long)
+    scale = torch.ones(vocab)
+    for t, c in tied.items():
+        cid[t] = c
+        scale[t] = alpha
+    zero_row = torch.zeros(1, size.hidden)
+
+    def materialise():
+        return own * scale[:, None] + torch.cat([shared, zero_row])[cid]
+
+    params = list(model.parameters()) + [shared]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warm, steps))
+    head = model.lm_head
+    it = batches(encoded, batch_size, pad_id, tokenizer.eos_token_id, random.Random(seed))
+    model.train()
+    t0, run_loss = time.time(), None
+    for step in range(steps):
+        ids, attn, special = next(it)
+        inputs, labels = mask_tokens(ids, special, mask_id, vocab, gen)
+        E = materialise()
+        out = model.roberta(inputs_embeds=E[inputs], attention_mask=attn,
+                            position_ids=position_ids(ids, pad_id))
+        sel = labels != -100
+        h = out.last_hidden_state[sel]
+        h = head.layer_norm(torch.nn.functional.gelu(head.dense(h)))
+        logits = h @ E.T + head.bias
+        loss = torch.nn.functional.cross_entropy(logits, labels[sel])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        run_loss = loss.item() if run_loss is None else 0.98 * run_loss + 0.02 * loss.item()
+        if (step + 1) % max(1, steps // 10) == 0:
+            log(f"  mlm step {step + 1}/{steps} loss {run_loss:.3f} ({time.time() - t0:.0f}s)")
+    with torch.no_grad():
+        model.roberta.embeddings.word_embeddings.weight.copy_(materialise())
+    model.tie_weights()
+    model.eval()
+    return model, run_loss
