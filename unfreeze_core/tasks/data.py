@@ -50,7 +50,16 @@ def load_local(folder: str | Path, lang: str, split: str):
         raise UnfreezeError(f"no {split} data for language {lang!r} in {folder} "
                             f"(expected {Path(folder) / lang / (split + '.jsonl')})")
     kind = "parquet" if path.suffix == ".parquet" else "json"
-    return datasets.load_dataset(kind, data_files=str(path), split="train")
+    if path.stat().st_size == 0:
+        raise UnfreezeError(f"{lang}/{split}: the split is empty ({path})")
+    try:
+        return datasets.load_dataset(kind, data_files=str(path), split="train")
+    except ValueError as exc:
+        if "corresponds to no data" in str(exc):
+            raise UnfreezeError(f"{lang}/{split}: the split is empty ({path})") from None
+        raise UnfreezeError(f"{path}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # malformed JSON or parquet
+        raise UnfreezeError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
 def load_hub(spec: HubSplit):
