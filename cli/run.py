@@ -28,12 +28,17 @@ import click
 @click.option("-o", "options", multiple=True, metavar="KEY=VALUE", help="Plugin option, e.g. -o units=0,1 or -o selector.units=0,1.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML file of settings; flags override it.")
 @click.option("--output-dir", help="Where run directories go (default: runs/).")
+@click.option("--checkpoint-every", type=int, help="Save a resumable checkpoint every N steps (default: 100; 0: off).")
+@click.option("--resume", "resume_dir", type=click.Path(), help="Continue the seed run in this folder from its checkpoint.")
 @click.argument("more_seeds", nargs=-1, type=int, required=False)
-def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, **flags):
+def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resume_dir, **flags):
     """Train a task adapter with scheduled unfreezing and evaluate it zero-shot per language."""
     from unfreeze_core.config import build_config
-    from unfreeze_core.runner import run_all
+    from unfreeze_core.runner import resume, run_all
 
+    if resume_dir:
+        resume(resume_dir)
+        return
     all_seeds = [*([seed] if seed is not None else []), *seeds, *more_seeds]
     if more_seeds and not seeds:
         raise click.UsageError("unexpected arguments: " + " ".join(map(str, more_seeds)))

@@ -35,6 +35,7 @@ class RunConfig:
     fisher_every: int = 0
     fisher_batches: int = 40
     log_every: int = 10
+    checkpoint_every: int = 100
     eval_batch_size: int = 64
     output_dir: str = "runs"
     options: dict[str, dict] = field(default_factory=lambda: {kind: {} for kind in PLUGIN_KINDS})
@@ -63,6 +64,8 @@ class RunConfig:
             bad(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         if self.fisher_every < 0 or self.log_every <= 0 or self.fisher_batches <= 0:
             bad("--fisher-every must be >= 0, --fisher-batches and --log-every > 0")
+        if self.checkpoint_every < 0:
+            bad("--checkpoint-every must be >= 0 (0: no checkpoints)")
         if not self.seeds:
             bad("give at least one seed")
         unknown = set(self.options) - set(PLUGIN_KINDS)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import yaml
 
 from .components import build
 from .config import RunConfig
+from .errors import UnfreezeError
+from .options import parse_options
 from .plugins import get_plugins
 from .results import aggregate, new_group_dir
 
@@ -37,14 +40,14 @@ def quiet_libraries() -> None:
 
 
 def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> list[dict]:
+    """Every seed of ``config`` in a new group folder; a table per seed and one over seeds."""
     from accelerate import Accelerator
     from rich.console import Console
 
-    from .tables import print_rows, print_seed
-    from .training import Trainer
+    from .tables import print_rows
 
     quiet_libraries()
-    console = console or Console(stderr=False)
+    console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
@@ -53,34 +56,56 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
         from accelerate.utils import broadcast_object_list
 
         group = broadcast_object_list([group])[0]
-    results = []
-    for seed in config.seeds:
-        run_dir = group / f"seed{seed}"
-        if accelerator.is_main_process:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed]}, sort_keys=False))
-            (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
-        plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
-        progress = make_progress(console) if accelerator.is_main_process else None
-        update = None
-        if progress:
-            bar = progress.add_task(f"seed {seed}", total=None, loss="-", units="-", last="-")
-
-            def update(step, steps, loss, trainable, last, _bar=bar):
-                last_text = f"{last[1]} @ {last[0]}" if last else "-"
-                progress.update(_bar, completed=step, total=steps, loss=f"{loss:.3f}",
-                                units=f"{len(trainable)}", last=last_text)
-
-            progress.start()
-        try:
-            result = Trainer(config, parts, accelerator, seed, run_dir, plugins.hook, update).run()
-        finally:
-            if progress:
-                progress.stop()
-        if accelerator.is_main_process:
-            print_seed(result, console)
-            results.append(result)
-            console.print(f"run directory: {run_dir}")
-    if accelerator.is_main_process and len(results) > 1:
+    results = [run_seed(config, parts, accelerator, seed, group / f"seed{seed}", console) for seed in config.seeds]
+    results = [r for r in results if r is not None]
+    if len(results) > 1:
         print_rows(aggregate(results), console)
     return results
+
+
+def resume(run_dir, console=None) -> dict | None:
+    """Continue the seed run in ``run_dir`` from its checkpoint, with the configuration it was started with."""
+    from accelerate import Accelerator
+    from rich.console import Console
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise UnfreezeError(f"{run_dir} is not a seed's run directory (no config.yaml)")
+    quiet_libraries()
+    config = parse_options(RunConfig, yaml.safe_load((run_dir / "config.yaml").read_text()), "config").validate()
+    parts = build(config, get_plugins())
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
+
+
+def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resume: bool = False) -> dict | None:
+    """Train and evaluate one seed with a progress bar; the result on the main process, else None."""
+    from .tables import print_seed
+    from .training import Trainer
+
+    plugins = get_plugins()
+    if accelerator.is_main_process and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed]}, sort_keys=False))
+        (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
+    plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
+    progress = make_progress(console) if accelerator.is_main_process else None
+    update = None
+    if progress:
+        bar = progress.add_task(f"seed {seed}", total=None, loss="-", units="-", last="-")
+
+        def update(step, steps, loss, trainable, last):
+            last_text = f"{last[1]} @ {last[0]}" if last else "-"
+            progress.update(bar, completed=step, total=steps, loss=f"{loss:.3f}", units=f"{len(trainable)}",
+                            last=last_text)
+
+        progress.start()
+    try:
+        result = Trainer(config, parts, accelerator, seed, run_dir, plugins.hook, update).run(resume=resume)
+    finally:
+        if progress:
+            progress.stop()
+    if accelerator.is_main_process:
+        print_seed(result, console)
+        console.print(f"run directory: {run_dir}")
+    return result

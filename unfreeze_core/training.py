@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import checkpoint
 from .components import Components
 from .config import RunConfig
 from .errors import UnfreezeError
@@ -101,7 +102,8 @@ class Trainer:
             self.accelerator._models = [m for m in self.accelerator._models if m is not self.model]
             self.model = self.accelerator.prepare_model(inner)
 
-    def run(self) -> dict:
+    def build(self) -> None:
+        """Model, data, schedule, optimizer and LR schedule of this seed, prepared by accelerate."""
         import torch
         from accelerate.utils import set_seed
 
@@ -112,46 +114,86 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.seed)
         loader = torch.utils.data.DataLoader(prepared.train_data, batch_size=config.batch_size, shuffle=True,
                                              generator=generator, collate_fn=self.collate, drop_last=False)
-        steps = total_steps(config, len(loader))
-        schedule = Schedule(parts.selector, len(prepared.units), config.k, self.seed)
-        if not parts.selector.static and steps < schedule.last_step:
+        self.steps = steps = total_steps(config, len(loader))
+        self.schedule = Schedule(parts.selector, len(prepared.units), config.k, self.seed)
+        if not parts.selector.static and steps < self.schedule.last_step:
             raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {config.k}·{len(prepared.units)}"
-                                f" = {schedule.last_step}: not every unit could be unfrozen")
+                                f" = {self.schedule.last_step}: not every unit could be unfrozen")
         unit_params = [p for params in prepared.units.values() for _, p in params]
+        self.trainable_params = prepared.head_params + unit_params
         optimizer = torch.optim.AdamW([{"params": prepared.head_params}, {"params": unit_params}], lr=config.lr,
                                       weight_decay=config.weight_decay)
         decay = (lambda s: max(0.0, 1 - s / steps)) if config.lr_schedule == "linear" else (lambda s: 1.0)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
-        self.model, optimizer, loader = acc.prepare(prepared.model, optimizer, loader)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
+        self.model, self.optimizer, self.loader = acc.prepare(prepared.model, optimizer, loader)
         self.model.train()
-        trainable_params = prepared.head_params + unit_params
-        self.schedule = schedule
 
+    def save_checkpoint(self, done: int, window: list[float]) -> None:
+        model = self.accelerator.unwrap_model(self.model)
+        ids = {id(p) for p in self.trainable_params}
+        names = {n for n, p in model.named_parameters() if id(p) in ids}
+        checkpoint.save(self.run_dir, step=done, weights=checkpoint.trainable_state(model, names),
+                        optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                        schedule=self.schedule.state_dict(), window=window)
+
+    def restore(self) -> tuple[int, list[float]]:
+        """Continue from the run directory's checkpoint; returns (updates done, loss window)."""
+        state = checkpoint.load(self.run_dir)
+        if state is None:
+            raise UnfreezeError(f"no checkpoint to resume in {self.run_dir}")
+        model = self.accelerator.unwrap_model(self.model)
+        model.load_state_dict(state["weights"], strict=False)
+        self.schedule.load_state_dict(state["schedule"])
+        set_trainable(self.prepared.units, self.schedule.trainable)
+        self.rewrap()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        checkpoint.restore_rng(state["rng"])
+        return state["step"], state["window"]
+
+    def open_log(self, done: int):
+        """log.jsonl, keeping what an interrupted run logged up to its checkpoint."""
+        if not self.accelerator.is_main_process:
+            return None
+        path = self.run_dir / "log.jsonl"
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= done] \
+            if done and path.exists() else []
+        log = open(path, "w")
+        log.writelines(line + "\n" for line in kept)
+        return log
+
+    def run(self, resume: bool = False) -> dict:
+        config = self.config
+        self.build()
+        schedule, steps = self.schedule, self.steps
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.run_dir / "log.jsonl", "w") if acc.is_main_process else None
-        batches = self._endless(loader)
-        window, last_unfreeze, started = [], None, time.time()
-        for step in range(steps):
+        done, window = self.restore() if resume else (0, [])
+        log = self.open_log(done)
+        batches = self._endless(self.loader, skip=done * config.grad_accum)
+        last_unfreeze, started = None, time.time()
+        for step in range(done, steps):
             new = self._advance(step)
             if new:
-                set_trainable(prepared.units, new)
+                set_trainable(self.prepared.units, new)
                 self.rewrap()
                 last_unfreeze = (step, new)
-                event = schedule.events[-1]
-                self.hook.on_unfreeze(step=step, units=new, scores=event.get("scores"))
+                self.hook.on_unfreeze(step=step, units=new, scores=schedule.events[-1].get("scores"))
             if config.fisher_every and step % config.fisher_every == 0:
                 self._track_fisher(step, log)
-            loss = self._step(batches, optimizer, trainable_params)
-            scheduler.step()
+            loss = self._step(batches, self.optimizer, self.trainable_params)
+            self.scheduler.step()
             window.append(loss)
             if (step + 1) % config.log_every == 0 or step + 1 == steps:
-                record = {"step": step + 1, "loss": sum(window) / len(window), "lr": scheduler.get_last_lr()[0],
+                record = {"step": step + 1, "loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
                           "trainable_units": list(schedule.trainable), "elapsed_s": round(time.time() - started, 2)}
                 window = []
                 if log:
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                 self.hook.on_log(step=step + 1, metrics=record)
+            if config.checkpoint_every and ((step + 1) % config.checkpoint_every == 0 or step + 1 == steps) \
+                    and self.accelerator.is_main_process:
+                self.save_checkpoint(step + 1, window)
             if self.progress:
                 self.progress(step + 1, steps, loss, schedule.trainable, last_unfreeze)
         if log:
@@ -187,12 +229,17 @@ class Trainer:
             log.flush()
         self.hook.on_log(step=step, metrics=record)
 
-    def _endless(self, loader):
+    def _endless(self, loader, skip: int = 0):
+        """Batches over as many epochs as needed; the first ``skip`` are drawn and dropped (resume)."""
         epoch = 0
         while True:
             if hasattr(loader, "set_epoch"):
                 loader.set_epoch(epoch)
-            yield from loader
+            for batch in loader:
+                if skip:
+                    skip -= 1
+                    continue
+                yield batch
             epoch += 1
 
     def _step(self, batches, optimizer, params) -> float:
