@@ -28,11 +28,12 @@ def cli():
 
 def _add_commands():
     from .lang_adapter import lang_adapter
+    from .plot import plot
     from .plugins_cmd import plugins
     from .report import report
     from .run import run
 
-    for command in (run, plugins, report, lang_adapter):
+    for command in (run, plugins, report, lang_adapter, plot):
         cli.add_command(command)
     try:
         from .world import world

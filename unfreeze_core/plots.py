@@ -1,0 +1,465 @@
+"""Figures of run directories: loss, tr(F) per trainable unit, the unfreezing schedule, results.
+
+Every figure is one PNG. Runs sharing (task, adapter, selector) are one line: the mean over seeds with a
+shaded band of ±1 std. matplotlib (Agg backend) and numpy are imported inside functions, so importing this
+module stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UnfreezeError
+
+RUN_FILES = ("log.jsonl", "results.json", "schedule.json", "config.yaml")
+_RUN_NAME = re.compile(r"^(?P<task>[^-]+)-(?P<adapter>.+)-(?P<selector>[^-]+)$")
+_SEED = re.compile(r"^seed(\d+)$")
+
+
+@dataclass
+class Run:
+    """What one run directory holds, read once."""
+
+    path: Path
+    task: str
+    adapter: str
+    selector: str
+    seed: int
+    steps: int | None
+    losses: list[tuple[int, float]]
+    fisher: list[dict]
+    schedule: list[dict]
+    results: dict | None = None
+    config: dict = field(default_factory=dict)
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        return (self.task, self.adapter, self.selector)
+
+    @property
+    def last_step(self) -> int:
+        candidates = [self.steps or 0] + [s for s, _ in self.losses] + [f["step"] for f in self.fisher]
+        candidates += [e["step"] for e in self.schedule]
+        return max(candidates)
+
+    @property
+    def num_units(self) -> int:
+        units = {int(u) for f in self.fisher for u in f["fisher"]}
+        units |= {int(u) for e in self.schedule for u in e.get("units", [])}
+        units |= {int(u) for e in self.schedule for u in (e.get("scores") or {})}
+        return max(units) + 1 if units else 0
+
+
+# ---------------------------------------------------------------- reading
+
+def find_run_dirs(paths) -> list[Path]:
+    """Run directories among PATHS: a folder holding any run file, or every such folder below it."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise UnfreezeError(f"no such file or folder: {path}")
+        if path.is_file():
+            path = path.parent
+        if any((path / name).is_file() for name in RUN_FILES):
+            found.append(path)
+            continue
+        below = {f.parent for name in RUN_FILES for f in path.rglob(name)}
+        found.extend(sorted(below))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise UnfreezeError(f"no run directories (log.jsonl, results.json ...) under {', '.join(map(str, paths))}")
+    return unique
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UnfreezeError(f"cannot read {path}: {exc}") from None
+
+
+def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict]]:
+    losses, fisher = [], []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UnfreezeError(f"cannot read {path}: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if "fisher" in record:
+                fisher.append({"step": int(record["step"]), "fisher": dict(record["fisher"]),
+                               "per_trainable": float(record.get("fisher_per_trainable", float("nan")))})
+            elif "loss" in record:
+                losses.append((int(record["step"]), float(record["loss"])))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise UnfreezeError(f"{path}:{number}: not a log line ({exc})") from None
+    if not losses and not fisher:
+        raise UnfreezeError(f"{path} has no loss or tr(F) lines")
+    return losses, fisher
+
+
+def read_run(path: Path) -> Run:
+    """One run directory; log.jsonl is required, the other files are used when present."""
+    path = Path(path)
+    if not (path / "log.jsonl").is_file():
+        raise UnfreezeError(f"run folder {path} has no log.jsonl")
+    losses, fisher = _read_log(path / "log.jsonl")
+    config = {}
+    if (path / "config.yaml").is_file():
+        from .config import read_yaml
+
+        config = read_yaml(path / "config.yaml") or {}
+    results = _read_json(path / "results.json") if (path / "results.json").is_file() else None
+    schedule = _read_json(path / "schedule.json") if (path / "schedule.json").is_file() else []
+    if not isinstance(schedule, list):
+        raise UnfreezeError(f"{path / 'schedule.json'}: expected a list of unfreeze events")
+
+    named = _RUN_NAME.match(path.parent.name)
+    seed_dir = _SEED.match(path.name)
+
+    def pick(key, default):
+        if results and results.get(key) is not None:
+            return results[key]
+        if config.get(key) is not None:
+            return config[key]
+        if named and key in named.groupdict():
+            return named[key]
+        return default
+
+    seed = results.get("seed") if results else None
+    if seed is None:
+        seeds = config.get("seeds")
+        seed = seeds[0] if isinstance(seeds, list) and len(seeds) == 1 else config.get("seed")
+    if seed is None:
+        seed = int(seed_dir[1]) if seed_dir else 0
+    steps = config.get("steps")
+    return Run(path=path, task=str(pick("task", "?")), adapter=str(pick("adapter", "?")),
+               selector=str(pick("selector", path.name if not seed_dir else path.parent.name)),
+               seed=int(seed), steps=int(steps) if isinstance(steps, (int, float)) else None,
+               losses=sorted(losses), fisher=sorted(fisher, key=lambda f: f["step"]),
+               schedule=sorted(schedule, key=lambda e: e.get("step", 0)), results=results, config=config)
+
+
+def load_runs(paths) -> list[Run]:
+    runs = [read_run(p) for p in find_run_dirs(paths)]
+    return sorted(runs, key=lambda r: (r.group, r.seed))
+
+
+# ---------------------------------------------------------------- numbers
+
+def moving_average(values, window: int):
+    """Centered moving average that keeps the length (shorter windows at the edges); NaNs are skipped."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or len(values) < 2:
+        return values
+    half_lo, half_hi = (window - 1) // 2, window // 2
+    out = np.empty_like(values)
+    for i in range(len(values)):
+        chunk = values[max(0, i - half_lo): i + half_hi + 1]
+        chunk = chunk[~np.isnan(chunk)]
+        out[i] = chunk.mean() if len(chunk) else np.nan
+    return out
+
+
+def mean_band(curves: list[tuple[list[int], list[float]]]):
+    """Curves of several seeds -> (steps, mean, std) on the union of their steps (linear interpolation)."""
+    import numpy as np
+
+    grid = np.array(sorted({s for steps, _ in curves for s in steps}), dtype=float)
+    stack = []
+    for steps, values in curves:
+        steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+        row = np.interp(grid, steps, values) if len(steps) > 1 else np.where(grid == steps[0], values[0], np.nan)
+        row[(grid < steps.min()) | (grid > steps.max())] = np.nan
+        stack.append(row)
+    stack = np.vstack(stack)
+    return grid, _nanmean(stack), _nanstd(stack)
+
+
+def _nanmean(stack):
+    import numpy as np
+
+    total = np.nansum(stack, axis=0)
+    count = (~np.isnan(stack)).sum(axis=0)
+    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
+def _nanstd(stack):
+    import numpy as np
+
+    mean = _nanmean(stack)
+    count = (~np.isnan(stack)).sum(axis=0)
+    sq = np.nansum((stack - mean) ** 2, axis=0)
+    return np.sqrt(np.divide(sq, count - 1, out=np.zeros(sq.shape), where=count > 1))
+
+
+# ---------------------------------------------------------------- drawing helpers
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 110, "font.size": 10, "axes.titlesize": 11, "axes.grid": True,
+                         "grid.alpha": 0.3, "legend.fontsize": 9, "legend.framealpha": 0.85})
+    return plt
+
+
+def _colors(runs: list[Run]) -> dict[str, object]:
+    """One color per selector, the same in every figure."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    selectors = sorted({r.selector for r in runs})
+    return {s: cmap(i % 10) for i, s in enumerate(selectors)}
+
+
+def _by(runs: list[Run], key) -> dict:
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def _panels(plt, n: int, width: float = 6.4, height: float = 4.2, ncols_max: int = 2):
+    ncols = min(n, ncols_max)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _seeds_label(runs: list[Run]) -> str:
+    return f"{len(runs)} seeds" if len(runs) > 1 else f"seed {runs[0].seed}"
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def _curve_figure(runs: list[Run], path: Path, curve, title: str, ylabel: str, band_note: str,
+                  smooth: int = 1, log_y: bool = False) -> Path:
+    """Lines per selector (mean over seeds, ±1 std band), one panel per (task, adapter)."""
+    plt = _plt()
+    colors = _colors(runs)
+    panels = _by(runs, lambda r: (r.task, r.adapter))
+    fig, axes = _panels(plt, len(panels))
+    for ax, ((task, adapter), members) in zip(axes, sorted(panels.items())):
+        for selector, group in sorted(_by(members, lambda r: r.selector).items()):
+            curves = [c for c in (curve(r) for r in group) if c and len(c[0])]
+            if not curves:
+                continue
+            curves = [(steps, moving_average(values, smooth)) for steps, values in curves]
+            grid, mean, std = mean_band(curves)
+            color = colors[selector]
+            ax.plot(grid, mean, color=color, lw=2, label=f"{selector} ({_seeds_label(group)})",
+                    marker="o" if len(grid) < 12 else None, ms=3)
+            if len(curves) > 1:
+                ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        ax.set_title(f"{title} — {task} / {adapter}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        if log_y:
+            ax.set_yscale("log")
+        ax.legend(loc="best", title=band_note if len({r.seed for r in members}) > 1 else None,
+                  title_fontsize=8)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- figures
+
+def plot_loss(runs: list[Run], path: Path) -> Path:
+    return _curve_figure(runs, path, lambda r: ([s for s, _ in r.losses], [v for _, v in r.losses]),
+                         "Training loss", "loss (mean over log window)", "mean ± 1 std over seeds")
+
+
+def plot_fisher(runs: list[Run], path: Path, smooth: int = 1) -> Path | None:
+    tracked = [r for r in runs if r.fisher]
+    if not tracked:
+        return None
+    note = "mean ± 1 std over seeds" + (f", moving avg {smooth}" if smooth > 1 else "")
+    return _curve_figure(tracked, path,
+                         lambda r: ([f["step"] for f in r.fisher], [f["per_trainable"] for f in r.fisher]),
+                         "tr(F) per trainable unit", "tr(F) / #trainable units", note, smooth=smooth)
+
+
+def plot_fisher_units(runs: list[Run], path: Path, smooth: int = 1) -> Path | None:
+    """Heat map unit × step of tr(F) for the first run that tracked it (a FUN run if there is one)."""
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
+    tracked = [r for r in runs if r.fisher]
+    if not tracked:
+        return None
+    run = next((r for r in tracked if any(e.get("scores") for e in r.schedule)), tracked[0])
+    units = list(range(run.num_units))
+    steps = [f["step"] for f in run.fisher]
+    grid = np.array([[float(f["fisher"].get(str(u), np.nan)) for f in run.fisher] for u in units])
+    grid = np.vstack([moving_average(row, smooth) for row in grid]) if smooth > 1 else grid
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(7.0, min(14.0, 0.25 * len(steps) + 5)), max(3.5, 0.32 * len(units) + 1.8)))
+    positive = grid[np.isfinite(grid) & (grid > 0)]
+    norm = None
+    if len(positive) and (grid[np.isfinite(grid)] > 0).all() and positive.max() / positive.min() > 50:
+        norm = LogNorm(vmin=positive.min(), vmax=positive.max())
+    edges = _edges(steps)
+    mesh = ax.pcolormesh(edges, np.arange(len(units) + 1) - 0.5, np.ma.masked_invalid(grid),
+                         cmap="viridis", norm=norm, shading="flat")
+    fig.colorbar(mesh, ax=ax, label="tr(F)" + (" (log scale)" if norm else ""))
+    first = True
+    for event in run.schedule:
+        for u in event.get("units", []):
+            ax.plot(event["step"], u, marker="*", ms=11, color="white", mec="black", mew=0.8,
+                    ls="none", label="unit unfrozen" if first else None)
+            first = False
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_yticks(units)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("unit (layer)")
+    ax.grid(False)
+    smooth_note = f", moving avg {smooth}" if smooth > 1 else ""
+    ax.set_title(f"tr(F) per unit — {run.task}/{run.adapter}/{run.selector} seed {run.seed}{smooth_note}")
+    if not first:
+        ax.legend(loc="upper right", fontsize=8)
+    return _save(fig, path)
+
+
+def _edges(steps: list[int]) -> list[float]:
+    if len(steps) == 1:
+        return [steps[0] - 0.5, steps[0] + 0.5]
+    mids = [(a + b) / 2 for a, b in zip(steps, steps[1:])]
+    return [steps[0] - (mids[0] - steps[0])] + mids + [steps[-1] + (steps[-1] - mids[-1])]
+
+
+def plot_schedule(runs: list[Run], path: Path) -> Path | None:
+    """Step × unit: a bar from the step each unit became trainable to the end; one panel per selector.
+
+    Seeds are drawn side by side within a unit's row; FUN's score of each chosen unit is written next to it
+    (first seed).
+    """
+    with_schedule = [r for r in runs if r.schedule]
+    if not with_schedule:
+        return None
+    plt = _plt()
+    colors = _colors(runs)
+    groups = _by(with_schedule, lambda r: r.group)
+    num_units = max(r.num_units for r in with_schedule)
+    fig, axes = _panels(plt, len(groups), width=6.4, height=max(3.2, 0.3 * num_units + 1.6))
+    multi_task = len({(r.task, r.adapter) for r in with_schedule}) > 1
+    for ax, ((task, adapter, selector), group) in zip(axes, sorted(groups.items())):
+        color = colors[selector]
+        n = len(group)
+        height = 0.7 / n
+        end = max(r.last_step for r in group)
+        for i, run in enumerate(group):
+            offset = (i - (n - 1) / 2) * height
+            alpha = 0.85 if i == 0 else 0.45
+            for event in run.schedule:
+                step = event["step"]
+                for u in event.get("units", []):
+                    ax.barh(u + offset, max(end - step, 0.5), left=step, height=height * 0.9, color=color,
+                            alpha=alpha, lw=0)
+                    ax.plot(step, u + offset, marker="|", ms=9, mew=2, color="black")
+                    score = (event.get("scores") or {}).get(str(u))
+                    if i == 0 and score is not None:
+                        ax.annotate(f"{float(score):.3g}", (step, u + offset), xytext=(4, 0),
+                                    textcoords="offset points", va="center", fontsize=7,
+                                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+        ax.set_xlim(0, end * 1.02 if end else 1)
+        ax.set_ylim(-0.6, num_units - 0.4)
+        ax.set_yticks(range(num_units))
+        ax.set_xlabel("training step")
+        ax.set_ylabel("unit (layer)")
+        scored = any(e.get("scores") for r in group for e in r.schedule)
+        seeds = ", ".join(str(r.seed) for r in group)
+        where = f"{task}/{adapter}/" if multi_task else ""
+        ax.set_title(f"Unfreezing schedule — {where}{selector}\n"
+                     + (f"seeds {seeds} side by side (seed {group[0].seed}: lower, dark)" if n > 1 else f"seed {seeds}")
+                     + ("; labels: FUN score" if scored else ""), fontsize=10)
+        ax.grid(axis="y", alpha=0.0)
+    return _save(fig, path)
+
+
+def plot_results(runs: list[Run], path: Path) -> Path | None:
+    """Grouped bars: main metric per language per selector (mean ± std over seeds), and the x-ling average."""
+    import numpy as np
+
+    from .results import aggregate, load_results, scale
+
+    files = [r.path / "results.json" for r in runs if r.results is not None]
+    if not files:
+        return None
+    rows = aggregate(load_results(files))
+    colors = _colors(runs)
+    panels = _by(rows, lambda row: (row["task"], row["adapter"]))
+    plt = _plt()
+    langs_max = max(len(row["scores"]) for row in rows) + 1
+    fig, axes = _panels(plt, len(panels), width=max(8.0, 0.45 * langs_max * max(1, len(rows) / len(panels)) + 4),
+                        height=4.4, ncols_max=1)
+    for ax, ((task, adapter), members) in zip(axes, sorted(panels.items())):
+        langs = list(dict.fromkeys(lang for row in members for lang in row["scores"]))
+        labels = langs + ["avg (x-ling)"]
+        x = np.arange(len(labels))
+        width = 0.8 / len(members)
+        metric = members[0]["metric"]
+        factor = scale(metric)
+        for i, row in enumerate(members):
+            pairs = [row["scores"].get(lang, (np.nan, 0.0)) for lang in langs] + [row["avg_xling"]]
+            means, stds = [m * factor for m, _ in pairs], [sd * factor for _, sd in pairs]
+            n = len(row["seeds"])
+            ax.bar(x + (i - (len(members) - 1) / 2) * width, means, width * 0.95, yerr=stds if n > 1 else None,
+                   capsize=2, color=colors.get(row["selector"]), label=f"{row['selector']} ({n} seed{'s' * (n > 1)})",
+                   error_kw={"lw": 1})
+        ax.axvspan(len(langs) - 0.5, len(labels) - 0.5, color="grey", alpha=0.12, lw=0, zorder=0)
+        ax.set_xticks(x, labels)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        unit = " (%)" if metric == "accuracy" else ""
+        ax.set_ylabel(f"{metric}{unit}")
+        ax.set_xlabel("language")
+        ax.set_title(f"Zero-shot {metric} per language — {task} / {adapter}\nmean ± std over seeds; "
+                     "avg (x-ling) leaves out the training language")
+        tops = [(m + sd) * factor for row in members for m, sd in [*row["scores"].values(), row["avg_xling"]]
+                if np.isfinite(m)]
+        if tops:
+            ax.set_ylim(0, min(105.0, max(tops) * 1.08))
+        ax.grid(axis="x", alpha=0.0)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="selector")
+    return _save(fig, path)
+
+
+def plot_all(paths, out_dir, smooth: int = 1) -> tuple[list[Path], list[str]]:
+    """Every figure for the runs under PATHS, written to OUT_DIR; returns (written PNGs, notes on skipped ones)."""
+    if smooth < 1:
+        raise UnfreezeError(f"--smooth must be at least 1, got {smooth}")
+    runs = load_runs(paths)
+    out = Path(out_dir)
+    written, notes = [], []
+    figures = [("loss.png", lambda p: plot_loss(runs, p), None),
+               ("fisher.png", lambda p: plot_fisher(runs, p, smooth), "no run tracked tr(F) (use --fisher-every N)"),
+               ("fisher_units.png", lambda p: plot_fisher_units(runs, p, smooth), None),
+               ("schedule.png", lambda p: plot_schedule(runs, p), "no run has a schedule.json"),
+               ("results.png", lambda p: plot_results(runs, p), "no run has a results.json")]
+    for name, draw, why in figures:
+        result = draw(out / name)
+        if result is not None:
+            written.append(result)
+        elif why:
+            notes.append(f"skipped {name}: {why}")
+    return written, notes
