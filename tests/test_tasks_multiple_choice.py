@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from task_fixtures import copa_records, write_jsonl
 
@@ -34,5 +35,5 @@ def test_template_and_shapes(tmp_path):
         model.eval()
         expected = (model(**{k: v for k, v in batch.items() if k != "labels"}).logits.argmax(-1)
                     == batch["labels"]).float().mean().item()
-    assert scores == {"accuracy": expected}
+    assert scores == pytest.approx({"accuracy": expected})
     assert task.kind == "multiple_choice" and task.metric == "accuracy"
