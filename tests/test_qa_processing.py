@@ -370,3 +370,10 @@ def test_answer_boundaries_off_token_edges(tokenizer):
     # a whitespace-only or empty answer cannot be labelled: CLS
     assert label(paris - 1, " ") is None
     assert label(paris, "") is None
+
+
+def test_a_long_question_is_cut_so_that_windows_still_fit(tokenizer):
+    context = "the cat sat on the mat " * 20
+    examples = batch([("q", context, " ".join(["why"] * 200), "mat")])
+    features = prepare_train_features(examples, tokenizer, max_length=48, doc_stride=16)
+    assert len(features["input_ids"]) > 1 and all(len(ids) == 48 for ids in features["input_ids"])

@@ -35,7 +35,7 @@ def _tokenize(examples: Mapping[str, Sequence[Any]], tokenizer, max_length: int,
     if not 0 <= doc_stride < max_length:
         raise ValueError(f"doc_stride ({doc_stride}) must be >= 0 and < max_length ({max_length})")
     pad_on_right = tokenizer.padding_side == "right"
-    questions = [q.lstrip() for q in examples["question"]]
+    questions = _truncate_questions([q.lstrip() for q in examples["question"]], tokenizer, max_length, doc_stride)
     contexts = list(examples["context"])
     enc = tokenizer(
         questions if pad_on_right else contexts,
@@ -49,6 +49,16 @@ def _tokenize(examples: Mapping[str, Sequence[Any]], tokenizer, max_length: int,
     )
     context_seq_id = 1 if pad_on_right else 0
     return enc, context_seq_id
+
+
+def _truncate_questions(questions: list[str], tokenizer, max_length: int, doc_stride: int,
+                        max_query_length: int = 64) -> list[str]:
+    """Cut each question to at most ``max_query_length`` tokens, and short enough to leave the context
+    more than ``doc_stride`` tokens per window (otherwise the fast tokenizer cannot make windows)."""
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    budget = max(1, min(max_query_length, max_length - doc_stride - specials - 1))
+    offsets = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return [q if len(spans) <= budget else q[:spans[budget - 1][1]] for q, spans in zip(questions, offsets)]
 
 
 def _cls_index(input_ids: Sequence[int], tokenizer) -> int:
