@@ -9,8 +9,9 @@ import click
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print the aggregated rows as JSON.")
-def report(paths, as_json):
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "latex"]), default="table",
+              help="table (terminal), json, markdown or latex (booktabs) for a paper.")
+def report(paths, fmt):
     """Aggregate results.json files under PATHS (default: runs/)."""
     from unfreeze_core.errors import UnfreezeError
     from unfreeze_core.results import aggregate, load_results
@@ -19,9 +20,13 @@ def report(paths, as_json):
     if not results:
         raise UnfreezeError(f"no results.json under {', '.join(paths or ['runs'])}")
     rows = aggregate(results)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    from unfreeze_core.tables import print_rows
+    from unfreeze_core import tables
 
-    print_rows(rows)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "markdown":
+        click.echo(tables.to_markdown(rows))
+    elif fmt == "latex":
+        click.echo(tables.to_latex(rows))
+    else:
+        tables.print_rows(rows)

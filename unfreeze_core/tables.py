@@ -10,23 +10,62 @@ def _fmt(mean: float, std: float | None, factor: float) -> str:
     return text + (f" ± {std * factor:.1f}" if std else "")
 
 
+def _grid(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the Table 1 shape for rows of one task."""
+    langs = list(dict.fromkeys(lang for r in rows for lang in r["scores"]))
+    factor = scale(rows[0]["metric"])
+    header = ["adapter", "selector", "seeds", *langs, "avg (no en)", "lowest"]
+    body = [[r["adapter"], r["selector"], str(len(r["seeds"])),
+             *(_fmt(*r["scores"][lang], factor) if lang in r["scores"] else "-" for lang in langs),
+             _fmt(*r["avg_xling"], factor), _fmt(*r["lowest"], factor)] for r in rows]
+    return header, body
+
+
+def by_task(rows: list[dict]) -> dict[str, list[dict]]:
+    return {task: [r for r in rows if r["task"] == task] for task in dict.fromkeys(r["task"] for r in rows)}
+
+
+def to_markdown(rows: list[dict]) -> str:
+    out = []
+    for task, group in by_task(rows).items():
+        header, body = _grid(group)
+        out.append(f"**{task}** ({group[0]['metric']}, mean ± std over seeds)\n")
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "|".join(" --- " for _ in header) + "|")
+        out += ["| " + " | ".join(cells) + " |" for cells in body]
+        out.append("")
+    return "\n".join(out)
+
+
+def to_latex(rows: list[dict]) -> str:
+    out = []
+    for task, group in by_task(rows).items():
+        header, body = _grid(group)
+        out.append("% " + f"{task}: {group[0]['metric']}, mean $\\pm$ std over seeds")
+        out.append("\\begin{tabular}{ll" + "r" * (len(header) - 2) + "}")
+        out.append("\\toprule")
+        out.append(" & ".join(h.replace("_", "\\_") for h in header) + " \\\\")
+        out.append("\\midrule")
+        out += [" & ".join(c.replace("±", "$\\pm$") for c in cells) + " \\\\" for cells in body]
+        out.append("\\bottomrule")
+        out.append("\\end{tabular}")
+        out.append("")
+    return "\n".join(out)
+
+
 def print_rows(rows: list[dict], console=None) -> None:
     """Table 1 shape: one row per (task, adapter, selector); columns en, other languages, avg, lowest."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    for task in dict.fromkeys(r["task"] for r in rows):
-        group = [r for r in rows if r["task"] == task]
-        langs = list(dict.fromkeys(lang for r in group for lang in r["scores"]))
-        factor = scale(group[0]["metric"])
+    for task, group in by_task(rows).items():
+        header, body = _grid(group)
         table = Table(title=f"{task}: {group[0]['metric']} (mean ± std over seeds)")
-        for column in ("adapter", "selector", "seeds", *langs, "avg (no en)", "lowest"):
-            table.add_column(column, justify="right" if column not in ("adapter", "selector") else "left")
-        for r in group:
-            cells = [_fmt(*r["scores"][lang], factor) if lang in r["scores"] else "-" for lang in langs]
-            table.add_row(r["adapter"], r["selector"], str(len(r["seeds"])), *cells,
-                          _fmt(*r["avg_xling"], factor), _fmt(*r["lowest"], factor))
+        for column in header:
+            table.add_column(column, justify="left" if column in ("adapter", "selector") else "right")
+        for cells in body:
+            table.add_row(*cells)
         console.print(table)
 
 
