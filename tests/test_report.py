@@ -14,7 +14,7 @@ def write(root, selector, seed, scores):
     xling = {k: v for k, v in scores.items() if k != "en"}
     low = min(xling, key=xling.get)
     run.joinpath("results.json").write_text(json.dumps({
-        "task": "nli", "adapter": "madx", "selector": selector, "seed": seed, "metric": "accuracy",
+        "task": "nli", "model": "world", "adapter": "madx", "selector": selector, "seed": seed, "metric": "accuracy",
         "scores": scores, "avg_xling": sum(xling.values()) / len(xling), "lowest": {"lang": low, "score": xling[low]}}))
 
 
@@ -40,10 +40,10 @@ def test_json_rows_hold_mean_and_std_over_seeds(runs):
 
 def test_markdown_and_latex_tables_for_a_paper(runs):
     md = CliRunner().invoke(cli, ["report", str(runs), "--format", "markdown"]).output
-    assert "| adapter | selector | seeds | en | de | el | avg (no en) | lowest |" in md
-    assert "| madx | standard | 2 | 71.0 ± 1.4 | 62.0 ± 2.8 | 52.0 ± 2.8 | 57.0 ± 2.8 | 52.0 ± 2.8 |" in md
+    assert "| model | adapter | selector | seeds | en | de | el | avg (no en) | lowest |" in md
+    assert "| world | madx | standard | 2 | 71.0 ± 1.4 | 62.0 ± 2.8 | 52.0 ± 2.8 | 57.0 ± 2.8 | 52.0 ± 2.8 |" in md
     latex = CliRunner().invoke(cli, ["report", str(runs), "--format", "latex"]).output
-    assert "\\begin{tabular}{llrrrrrr}" in latex and "71.0 $\\pm$ 1.4" in latex and "\\bottomrule" in latex
+    assert "\\begin{tabular}{lllrrrrrr}" in latex and "71.0 $\\pm$ 1.4" in latex and "\\bottomrule" in latex
 
 
 def test_no_results_is_a_one_line_error(tmp_path):

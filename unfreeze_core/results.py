@@ -13,7 +13,7 @@ def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> 
     xling = {lang: s for lang, s in scores.items() if lang != task.train_language}
     lowest = min(xling.items(), key=lambda kv: kv[1]) if xling else None
     return {
-        "task": config.task, "adapter": config.adapter, "selector": config.selector, "seed": seed,
+        "task": config.task, "model": config.model, "adapter": config.adapter, "selector": config.selector, "seed": seed,
         "metric": task.metric, "scores": scores,
         "avg_xling": statistics.fmean(xling.values()) if xling else None,
         "lowest": {"lang": lowest[0], "score": lowest[1]} if lowest else None,
@@ -46,14 +46,14 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def aggregate(results: list[dict]) -> list[dict]:
-    """One row per (task, adapter, selector): per-language mean and std over seeds, avg and lowest."""
+    """One row per (task, model, adapter, selector): per-language mean and std over seeds, avg and lowest."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["task"], r["adapter"], r["selector"]), []).append(r)
+        groups.setdefault((r["task"], r.get("model", "?"), r["adapter"], r["selector"]), []).append(r)
     rows = []
-    for (task, adapter, selector), runs in sorted(groups.items()):
+    for (task, model, adapter, selector), runs in sorted(groups.items()):
         langs = list(runs[0]["scores"])
-        row = {"task": task, "adapter": adapter, "selector": selector, "metric": runs[0]["metric"],
+        row = {"task": task, "model": model, "adapter": adapter, "selector": selector, "metric": runs[0]["metric"],
                "seeds": sorted(r["seed"] for r in runs),
                "scores": {lang: mean_std([r["scores"][lang] for r in runs if lang in r["scores"]]) for lang in langs},
                "avg_xling": mean_std([r["avg_xling"] for r in runs if r["avg_xling"] is not None] or [float("nan")]),

@@ -14,8 +14,8 @@ def _grid(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the Table 1 shape for rows of one task."""
     langs = list(dict.fromkeys(lang for r in rows for lang in r["scores"]))
     factor = scale(rows[0]["metric"])
-    header = ["adapter", "selector", "seeds", *langs, "avg (no en)", "lowest"]
-    body = [[r["adapter"], r["selector"], str(len(r["seeds"])),
+    header = ["model", "adapter", "selector", "seeds", *langs, "avg (no en)", "lowest"]
+    body = [[r["model"], r["adapter"], r["selector"], str(len(r["seeds"])),
              *(_fmt(*r["scores"][lang], factor) if lang in r["scores"] else "-" for lang in langs),
              _fmt(*r["avg_xling"], factor), _fmt(*r["lowest"], factor)] for r in rows]
     return header, body
@@ -42,7 +42,7 @@ def to_latex(rows: list[dict]) -> str:
     for task, group in by_task(rows).items():
         header, body = _grid(group)
         out.append("% " + f"{task}: {group[0]['metric']}, mean $\\pm$ std over seeds")
-        out.append("\\begin{tabular}{ll" + "r" * (len(header) - 2) + "}")
+        out.append("\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}")
         out.append("\\toprule")
         out.append(" & ".join(h.replace("_", "\\_") for h in header) + " \\\\")
         out.append("\\midrule")
@@ -63,7 +63,7 @@ def print_rows(rows: list[dict], console=None) -> None:
         header, body = _grid(group)
         table = Table(title=f"{task}: {group[0]['metric']} (mean ± std over seeds)")
         for column in header:
-            table.add_column(column, justify="left" if column in ("adapter", "selector") else "right")
+            table.add_column(column, justify="left" if column in ("model", "adapter", "selector") else "right")
         for cells in body:
             table.add_row(*cells)
         console.print(table)
