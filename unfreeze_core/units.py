@@ -20,3 +20,21 @@ def adapter_units(model, adapter: str) -> dict[int, list[tuple[str, object]]]:
             params += [(f"layer{layer}.{i}.{name}", p) for name, p in module.named_parameters()]
         units[layer] = params
     return units
+
+
+class TaskAdapterBackend:
+    """Mixin for backends whose units are the layers of one ``adapters`` adapter named ``adapter_name``."""
+
+    adapter_name = "task"
+
+    def units(self, model):
+        return adapter_units(model, self.adapter_name)
+
+    def unit_modules(self, model):
+        return adapter_unit_modules(model, self.adapter_name)
+
+    def save(self, model, directory):
+        from pathlib import Path
+
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        model.save_adapter(str(directory), self.adapter_name, with_head=True, use_safetensors=True)

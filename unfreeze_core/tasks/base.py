@@ -9,6 +9,18 @@ from ..errors import UnfreezeError
 from . import data as sources
 
 
+def batched_eval(model, features, collate, batch_size, device):
+    """Yield (batch labels, logits) over ``features`` in eval mode without gradients."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(features), batch_size):
+            batch = collate(features[start:start + batch_size])
+            labels = batch.pop("labels").to(device)
+            yield labels, model(**{k: v.to(device) for k, v in batch.items()}).logits
+
+
 class SourcedTask(Task):
     """Train on ``train_language``, test zero-shot; data from ``--data-dir``, a default folder or the hub.
 
@@ -62,3 +74,18 @@ class SourcedTask(Task):
         if bad:
             raise UnfreezeError(f"label {bad[0]} outside 0..{num - 1}")
         return labels
+
+
+class CategoricalTask(SourcedTask):
+    """A task whose head gives one categorical distribution per example (classes or choices), scored by accuracy."""
+
+    metric = "accuracy"
+
+    def output_distributions(self, outputs):
+        return [outputs.logits]
+
+    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
+        features = self.encode(self.load_test(lang), tokenizer)
+        correct = sum((logits.argmax(-1) == labels).sum().item()
+                      for labels, logits in batched_eval(model, features, self.collate(tokenizer), batch_size, device))
+        return {"accuracy": correct / len(features)}

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from . import hub
-from .base import SourcedTask
+from .base import CategoricalTask
 
 
-def batched_eval(model, features, collate, batch_size, device):
-    """Yield (batch labels, logits) over ``features`` in eval mode without gradients."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(features), batch_size):
-            batch = collate(features[start:start + batch_size])
-            labels = batch.pop("labels").to(device)
-            yield labels, model(**{k: v.to(device) for k, v in batch.items()}).logits
-
-
-class PairClassification(SourcedTask):
+class PairClassification(CategoricalTask):
     """Train on ``train_language``, test zero-shot; data from ``--data-dir`` or the task's default source."""
 
     kind = "classification"
-    metric = "accuracy"
     text_fields = ("premise", "hypothesis")
     label_field = "label"
     num_labels = 3
@@ -49,15 +36,6 @@ class PairClassification(SourcedTask):
         from transformers import DataCollatorWithPadding
 
         return DataCollatorWithPadding(tokenizer, return_tensors="pt")
-
-    def output_distributions(self, outputs):
-        return [outputs.logits]
-
-    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
-        features = self.encode(self.load_test(lang), tokenizer)
-        correct = sum((logits.argmax(-1) == labels).sum().item()
-                      for labels, logits in batched_eval(model, features, self.collate(tokenizer), batch_size, device))
-        return {"accuracy": correct / len(features)}
 
 
 class NLI(PairClassification):

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from ..errors import UnfreezeError
 from . import hub
-from .base import SourcedTask
-from .classification import batched_eval
+from .base import CategoricalTask
 
 QUESTIONS = ("cause", "effect")
 
@@ -23,9 +22,8 @@ def first_segment(premise: str, question: str) -> str:
     return f"{premise} {question}"
 
 
-class MultipleChoice(SourcedTask):
+class MultipleChoice(CategoricalTask):
     kind = "multiple_choice"
-    metric = "accuracy"
     columns = ("premise", "choice1", "choice2", "question", "label")
     num_choices = 2
 
@@ -65,15 +63,6 @@ class MultipleChoice(SourcedTask):
                     "labels": torch.tensor([f["labels"] for f in features], dtype=torch.long)}
 
         return collate
-
-    def output_distributions(self, outputs):
-        return [outputs.logits]
-
-    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
-        features = self.encode(self.load_test(lang), tokenizer)
-        correct = sum((logits.argmax(-1) == labels).sum().item()
-                      for labels, logits in batched_eval(model, features, self.collate(tokenizer), batch_size, device))
-        return {"accuracy": correct / len(features)}
 
 
 class COPA(MultipleChoice):

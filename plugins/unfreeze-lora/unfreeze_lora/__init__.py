@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from unfreeze_core.api import AdapterBackend
 from unfreeze_core.hookspecs import hookimpl
-from unfreeze_core.units import adapter_unit_modules, adapter_units
+from unfreeze_core.units import TaskAdapterBackend
 
 __version__ = "0.1.0"
-TASK = "task"
 
 
-class LoRA(AdapterBackend):
+class LoRA(TaskAdapterBackend, AdapterBackend):
     @dataclass
     class Options:
         r: int = 8
@@ -33,19 +31,9 @@ class LoRA(AdapterBackend):
 
         config = LoRAConfig(r=self.options.r, alpha=self.options.alpha, selfattn_lora=True,
                             attn_matrices=self.options.matrices or ["q", "v"])
-        model.add_adapter(TASK, config=config)
-        model.train_adapter(TASK)
-        model.active_adapters = TASK
-
-    def units(self, model):
-        return adapter_units(model, TASK)
-
-    def unit_modules(self, model):
-        return adapter_unit_modules(model, TASK)
-
-    def save(self, model, directory):
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        model.save_adapter(str(directory), TASK, with_head=True, use_safetensors=True)
+        model.add_adapter(self.adapter_name, config=config)
+        model.train_adapter(self.adapter_name)
+        model.active_adapters = self.adapter_name
 
 
 @hookimpl

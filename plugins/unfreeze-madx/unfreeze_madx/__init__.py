@@ -14,10 +14,9 @@ from pathlib import Path
 from unfreeze_core.api import AdapterBackend
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.hookspecs import hookimpl
-from unfreeze_core.units import adapter_unit_modules, adapter_units
+from unfreeze_core.units import TaskAdapterBackend
 
 __version__ = "0.1.0"
-TASK = "task"
 
 
 def language_adapter_source(lang: str, setting: str, model_name: str) -> str:
@@ -34,7 +33,7 @@ def language_adapter_source(lang: str, setting: str, model_name: str) -> str:
     return f"{lang}/wiki@ukp"
 
 
-class MadX(AdapterBackend):
+class MadX(TaskAdapterBackend, AdapterBackend):
     @dataclass
     class Options:
         reduction_factor: int = 16
@@ -58,24 +57,14 @@ class MadX(AdapterBackend):
             except Exception as exc:
                 raise UnfreezeError(f"cannot load the language adapter for {lang!r} from {source}: "
                                     f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-        model.add_adapter(TASK, config=SeqBnConfig(reduction_factor=self.options.reduction_factor))
-        model.train_adapter(TASK)  # freezes the base model and the language adapters
+        model.add_adapter(self.adapter_name, config=SeqBnConfig(reduction_factor=self.options.reduction_factor))
+        model.train_adapter(self.adapter_name)  # freezes the base model and the language adapters
         self.activate_language(model, train_language)
 
     def activate_language(self, model, lang):
         from adapters.composition import Stack
 
-        model.active_adapters = Stack(lang, TASK)  # after train_adapter, which resets it
-
-    def units(self, model):
-        return adapter_units(model, TASK)
-
-    def unit_modules(self, model):
-        return adapter_unit_modules(model, TASK)
-
-    def save(self, model, directory):
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        model.save_adapter(str(directory), TASK, with_head=True, use_safetensors=True)
+        model.active_adapters = Stack(lang, self.adapter_name)  # after train_adapter, which resets it
 
 
 @hookimpl
