@@ -203,3 +203,20 @@ def test_unsupported_trainable_module_is_an_error():
     with pytest.raises(NotImplementedError, match="LayerNorm"):
         with PerExampleSquaredNorms({0: [norm]}):
             pass
+
+
+def test_stop_when_ranked_reads_only_the_batches_it_needs():
+    from unfreeze_core.fisher import StopWhenRanked
+
+    model, backend = tiny("madx")
+    task, data = HeadTask("classification"), batches("classification", n=6, size=8)
+    full = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(4))
+    ranked = sorted(full, key=full.get)
+    easy = StopWhenRanked(Exact(), [ranked[0], ranked[-1]], z=0.1, min_batches=2)
+    scores = fisher_scores(model, backend, task, easy, data, torch.Generator().manual_seed(4))
+    assert 2 <= easy.batches_used < 6
+    prefix = fisher_scores(model, backend, task, Exact(), data[:easy.batches_used], torch.Generator().manual_seed(4))
+    assert scores == pytest.approx(prefix, rel=1e-9)
+    never = StopWhenRanked(Exact(), list(full), z=0, min_batches=2)
+    assert fisher_scores(model, backend, task, never, data, torch.Generator().manual_seed(4)) == pytest.approx(full)
+    assert never.batches_used == 6

@@ -7,6 +7,8 @@
 - ``sample_labels`` / ``argmax_labels`` / ``log_probs`` turn a task's ``output_distributions``
   (one logits tensor per categorical head: classification [B, C], multiple choice [B, choices],
   QA start and end [B, T]) into ŷ and Σ_heads log p(ŷ_head | x) per example.
+- ``StopWhenRanked`` wraps an estimator that streams per-example values (``stream``) and stops once
+  the best of some candidate units is ahead of every other candidate with confidence (FUN's use).
 - ``PerExampleSquaredNorms`` computes, inside one batched backward pass, Σ_params ||∇ log p(ŷ_i|x_i)||²
   per example and per unit, for nn.Linear layers and for ``adapters``' LoRA modules (lora_A,
   lora_B), from the layers' inputs and the gradients at their outputs.
@@ -269,3 +271,49 @@ class PerExampleSquaredNorms:
                 use.clear()
         device = objective.device
         return {unit: torch.zeros(num_examples, device=device) if v is None else v for unit, v in norms.items()}
+
+
+# -- sequential stopping: as few batches as the decision needs ----------------------------------------
+
+
+class StopWhenRanked:
+    """An estimator wrapper: read batches until the best ``candidates`` unit leads every other candidate
+    by ``z`` standard errors of the paired per-example difference (same examples, same ŷ), after at least
+    ``min_batches``; at most all the batches given. Needs ``inner.stream`` (per-batch {unit: [B] values},
+    whose mean over examples is the estimate); otherwise, or with ``z <= 0``, it is ``inner`` unchanged.
+    ``batches_used`` tells how many batches the last estimate read."""
+
+    def __init__(self, inner, candidates, z: float = 3.0, min_batches: int = 5):
+        self.inner, self.candidates, self.z, self.min_batches = inner, list(candidates), z, min_batches
+        self.batches_used = None
+
+    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
+        import torch
+
+        stream = getattr(self.inner, "stream", None)
+        if stream is None or self.z <= 0 or len(self.candidates) < 2:
+            self.batches_used = len(batches)
+            return self.inner.estimate(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
+                                       generator=generator)
+        seen = {u: [] for u in units}
+        self.batches_used = 0
+        for values in stream(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
+                             generator=generator):
+            for u in seen:
+                seen[u].append(values[u].detach().double().cpu())
+            self.batches_used += 1
+            if self.batches_used >= self.min_batches and self._ranked({u: torch.cat(v) for u, v in seen.items()}):
+                break
+        return {u: float(torch.cat(v).mean()) if v else 0.0 for u, v in seen.items()}
+
+    def _ranked(self, values) -> bool:
+        means = {u: float(values[u].mean()) for u in self.candidates}
+        best = max(self.candidates, key=lambda u: (means[u], u))
+        n = values[best].numel()
+        for other in self.candidates:
+            if other == best:
+                continue
+            diff = values[best] - values[other]
+            if n < 2 or float(diff.mean()) <= self.z * float(diff.std()) / n ** 0.5:
+                return False
+        return True

@@ -83,6 +83,8 @@ class Trainer:
         on a copy under several processes (DDP)."""
         import torch
 
+        if estimator is not None and not hasattr(estimator, "estimate"):
+            estimator = estimator(self.parts.estimator)  # a selector's wrapper around the run's estimator
         estimator = estimator or self.parts.estimator
         if estimator is None:
             raise UnfreezeError("no Fisher estimator is installed (pip install plugins/unfreeze-fisher)")

@@ -34,20 +34,25 @@ class Exact(FisherEstimator):
             if self.labels not in ("sample", "argmax"):
                 raise ValueError(f"labels must be sample or argmax, got {self.labels!r}")
 
-    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
+    def stream(self, model, *, units, unit_modules, task, batches, generator=None):
+        """Per batch, {unit: [B] squared gradient norms per example}; their mean over examples is tr(F)."""
         from unfreeze_core.fisher import PerExampleSquaredNorms, argmax_labels, log_probs, model_inputs, \
             sample_labels
 
-        totals, count = {u: 0.0 for u in units}, 0
         with PerExampleSquaredNorms(unit_modules) as capture:
             for batch in batches:
                 dists = task.output_distributions(model(**model_inputs(batch)))
                 labels = sample_labels(dists, generator) if self.options.labels == "sample" else argmax_labels(dists)
-                n = dists[0].shape[0]
-                norms = capture.compute(log_probs(dists, labels).sum(), n)
-                for u in totals:
-                    totals[u] += float(norms[u].double().sum())
-                count += n
+                norms = capture.compute(log_probs(dists, labels).sum(), dists[0].shape[0])
+                yield {u: norms[u] for u in units}
+
+    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
+        totals, count = {u: 0.0 for u in units}, 0
+        for norms in self.stream(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
+                                 generator=generator):
+            for u in totals:
+                totals[u] += float(norms[u].double().sum())
+            count += next(iter(norms.values())).shape[0] if norms else 0
         return {u: t / max(count, 1) for u, t in totals.items()}
 
 

@@ -13,6 +13,11 @@ class FUN(Selector):
     ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches; the
     frozen unit with the largest score is unfrozen and all scores go into schedule.json.
 
+    The estimate stops before ``fisher_batches`` once the decision is clear: when the best frozen unit
+    leads every other frozen unit by ``stop_z`` standard errors of the paired per-example difference,
+    after at least ``min_batches`` (estimators that stream per-example values, e.g. ``exact``;
+    ``stop_z=0`` always reads every batch, as the released code does).
+
     ``top_first`` reproduces the released code: the top unit is unfrozen at step 0 without an
     estimate, and FUN decides from step k on. With one frozen unit left there is nothing to decide,
     so no estimate is made (the event has no scores).
@@ -24,10 +29,14 @@ class FUN(Selector):
         """A registered Fisher estimator (exact, batch, official ...); default: the run's --fisher."""
         fisher_batches: int = 40
         top_first: bool = False
+        stop_z: float = 3.0
+        min_batches: int = 5
 
         def __post_init__(self):
             if self.fisher_batches <= 0:
                 raise ValueError("fisher_batches must be a positive number of batches")
+            if self.min_batches <= 0 or self.stop_z < 0:
+                raise ValueError("min_batches must be positive and stop_z >= 0")
 
     def check(self, num_units):
         self._estimator = None
@@ -44,6 +53,14 @@ class FUN(Selector):
             return list(ctx.frozen)
         if ctx.fisher is None:
             raise UnfreezeError("the fisher selector needs the trainer's tr(F) service")
-        scores = ctx.fisher(batches=self.options.fisher_batches, estimator=getattr(self, "_estimator", None))
+        from unfreeze_core.fisher import StopWhenRanked
+
+        chosen, frozen, options = getattr(self, "_estimator", None), list(ctx.frozen), self.options
+
+        def sequential(default):
+            inner = chosen or default
+            return inner and StopWhenRanked(inner, frozen, z=options.stop_z, min_batches=options.min_batches)
+
+        scores = ctx.fisher(batches=self.options.fisher_batches, estimator=sequential)
         best = max(ctx.frozen, key=lambda u: (scores[u], u))
         return Selection([best], scores)
