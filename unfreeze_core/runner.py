@@ -22,8 +22,8 @@ def make_progress(console):
         TimeRemainingColumn
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("loss {task.fields[loss]}"), TextColumn("units {task.fields[units]}"),
-                        TextColumn("last unfreeze {task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        TextColumn("loss {task.fields[loss]}"), TextColumn("trainable {task.fields[units]}"),
+                        TextColumn("last {task.fields[last]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                         console=console, transient=False)
     return progress
 
@@ -95,7 +95,11 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
         bar = progress.add_task(f"seed {seed}", total=None, loss="-", units="-", last="-")
 
         def update(step, steps, loss, trainable, last):
-            last_text = f"{last[1]} @ {last[0]}" if last else "-"
+            if not last:
+                last_text = "-"
+            else:
+                step_at, units = last
+                last_text = (",".join(map(str, units)) if len(units) <= 3 else f"{len(units)} units") + f" @{step_at}"
             progress.update(bar, completed=step, total=steps, loss=f"{loss:.3f}", units=f"{len(trainable)}",
                             last=last_text)
 
