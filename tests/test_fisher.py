@@ -10,15 +10,6 @@ from unfreeze_core.fisher import fisher_scores  # noqa: E402
 from unfreeze_fisher import Batch, Exact, Official, one_by_one  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class HeadTask:
     """A stand-in task: which logits ŷ is drawn from, per head kind."""
 

@@ -14,15 +14,6 @@ from unfreeze_core.config import RunConfig  # noqa: E402
 from unfreeze_core.plugins import get_plugins  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is faster, and far faster on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def config_for(nli_dir, tmp_path, **overrides):
     settings = dict(task="nli", model="tiny", adapter="madx", batch_size=8, lr=1e-2, log_every=2, k=2, steps=8,
                     fisher_batches=2, output_dir=str(tmp_path / "runs"))
