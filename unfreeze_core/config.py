@@ -38,6 +38,8 @@ class RunConfig:
     checkpoint_every: int = 100
     eval_batch_size: int = 64
     output_dir: str = "runs"
+    threads: int | None = None
+    """CPU threads for torch (None: torch's default); 1 is fastest for small models on a busy machine."""
     options: dict[str, dict] = field(default_factory=lambda: {kind: {} for kind in PLUGIN_KINDS})
 
     DEFAULT_STEPS = 600
@@ -64,6 +66,8 @@ class RunConfig:
             bad(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         if self.fisher_every < 0 or self.log_every <= 0 or self.fisher_batches <= 0:
             bad("--fisher-every must be >= 0, --fisher-batches and --log-every > 0")
+        if self.threads is not None and self.threads <= 0:
+            bad(f"--threads must be positive, got {self.threads}")
         if self.checkpoint_every < 0:
             bad("--checkpoint-every must be >= 0 (0: no checkpoints)")
         if not self.seeds:

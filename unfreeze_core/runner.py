@@ -39,6 +39,13 @@ def quiet_libraries() -> None:
     logging.getLogger("adapters").setLevel(logging.ERROR)
 
 
+def set_threads(config: RunConfig) -> None:
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
+
+
 def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> list[dict]:
     """Every seed of ``config`` in a new group folder; a table per seed and one over seeds."""
     from accelerate import Accelerator
@@ -47,6 +54,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     from .tables import print_rows
 
     quiet_libraries()
+    set_threads(config)
     console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
@@ -73,6 +81,7 @@ def resume(run_dir, console=None) -> dict | None:
         raise UnfreezeError(f"{run_dir} is not a seed's run directory (no config.yaml)")
     quiet_libraries()
     config = parse_options(RunConfig, yaml.safe_load((run_dir / "config.yaml").read_text()), "config").validate()
+    set_threads(config)
     parts = build(config, get_plugins())
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
