@@ -23,7 +23,10 @@ def world():
 @click.option("--steps", type=int, default=None, help="MLM pretraining steps.")
 @click.option("--adapter-steps", type=int, default=None, help="MLM steps per language adapter.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads.")
-def build(seed, out, alpha, small, layers, steps, adapter_steps, threads):
+@click.option("--only", type=click.Choice(["adapters"]), default=None,
+              help="Rebuild one step of an existing world: 'adapters' retrains the language adapters on the "
+                   "encoder and tokenizer already in the folder (same seed and settings) and updates the manifest.")
+def build(seed, out, alpha, small, layers, steps, adapter_steps, threads, only):
     """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
     from unfreeze_core.world import artifacts_dir
     from unfreeze_core.world.build import BuildConfig, build as run_build
@@ -33,7 +36,7 @@ def build(seed, out, alpha, small, layers, steps, adapter_steps, threads):
                         ("adapter_steps", adapter_steps), ("threads", threads)):
         if value is not None:
             setattr(cfg, name, value)
-    m = run_build(out or artifacts_dir(), cfg, log=click.echo)
+    m = run_build(out or artifacts_dir(), cfg, log=click.echo, only=only)
     click.echo(f"{len(m['files'])} files, {m['bytes'] / 1e6:.1f} MB, {m['timings']['total_s']} s")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from click.testing import CliRunner
 
 from unfreeze_cli.main import cli
-from unfreeze_core.lang_adapters import LangAdapterConfig, encode, train_language_adapter
+from unfreeze_core.errors import UnfreezeError
+from unfreeze_core.lang_adapters import LangAdapterConfig, encode, train_language_adapter, warmup_cosine
 from unfreeze_core.models import load_mlm_model, load_model
 
 GREEK = ["Ο σκύλος κοιμάται στο σπίτι.", "Η γάτα τρώει ψάρι.", "Το πουλί πετάει ψηλά.", "Το άλογο τρέχει."]
@@ -24,6 +26,19 @@ def test_only_the_adapter_trains(tmp_path):
     assert not any(n.startswith("lm_head") for n in changed)
     config = (tmp_path / "el" / "adapter_config.json").read_text()
     assert '"reduction_factor": 2' in config and '"inv_adapter": "nice"' in config
+
+
+def test_warmup_cosine_schedule_and_safetensors(tmp_path):
+    assert [round(warmup_cosine(s, 2, 10), 3) for s in (0, 1, 2, 6, 10)] == [0.5, 1.0, 1.0, 0.5, 0.0]
+    assert LangAdapterConfig(steps=120, warmup_fraction=0.05).warmup_steps() == 6
+    with pytest.raises(UnfreezeError):
+        LangAdapterConfig(lr_schedule="linear")
+    model, tok = load_mlm_model("tiny")
+    config = LangAdapterConfig(steps=2, batch_size=2, lr_schedule="warmup_cosine", use_safetensors=True)
+    train_language_adapter(model, tok, encode(GREEK, tok, 64), "el", tmp_path / "el", config, log=lambda _: None)
+    assert (tmp_path / "el" / "adapter.safetensors").is_file()
+    fresh, _ = load_mlm_model("tiny")
+    assert fresh.load_adapter(str(tmp_path / "el"), load_as="el", use_safetensors=True) == "el"
 
 
 def test_cli_train_then_madx_loads_it(tmp_path):

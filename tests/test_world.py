@@ -158,6 +158,7 @@ def test_artifacts_load():
     assert model.config.model_type == "xlm-roberta" and model.config.num_hidden_layers >= 8
     for lang in LANGUAGES:
         assert model.load_adapter(str(world.lang_adapter_path(lang)), load_as=lang) == lang
+        assert json.loads((world.lang_adapter_path(lang) / "adapter_config.json").read_text())["model_name"] == "world"
         cfg = model.adapters_config.get(lang)
         assert cfg["reduction_factor"] == 2 and cfg["inv_adapter"] == "nice"
     for task in TASKS:
@@ -186,3 +187,13 @@ def test_build_small(tmp_path):
     res = CliRunner().invoke(world_cli, ["info", "--dir", str(out)])
     assert res.exit_code == 0, res.output
     assert "qk" in res.output and "layers" in res.output
+
+    # rebuilding only the language adapters reproduces the whole build's files
+    for lang in LANGUAGES:
+        (out / "adapters" / lang / "pytorch_adapter.bin").unlink()
+    res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "1", "--out", str(out), "--only", "adapters"])
+    assert res.exit_code == 0, res.output
+    again = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert again["files"] == m["files"] and again["language_adapters"] == m["language_adapters"]
+    res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "2", "--out", str(out), "--only", "adapters"])
+    assert res.exit_code != 0 and "other settings (seed)" in str(res.exception)

@@ -4,11 +4,12 @@ one language, the pretrained encoder and its MLM head frozen; save it where the 
 
 AdapterHub has no language adapters for mDeBERTa and lacks some for mBERT; this trains them.
 ``train_language_adapter`` takes an already loaded MLM model, so any caller (the CLI, the embedded
-world with its own encoder and pre-encoded text) can use it.
+world with its own encoder and pre-encoded text: ``world/build.py``) can use it.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Callable, Sequence
 from .errors import UnfreezeError
 
 REDUCTION_FACTOR = 2
+LR_SCHEDULES = ("constant", "warmup_cosine")
 
 
 @dataclass
@@ -29,6 +31,28 @@ class LangAdapterConfig:
     mlm_probability: float = 0.15
     max_grad_norm: float = 1.0
     reduction_factor: int = REDUCTION_FACTOR
+    lr_schedule: str = "constant"
+    """constant | warmup_cosine (linear warm-up over ``warmup_fraction`` of the steps, then cosine to 0)."""
+    warmup_fraction: float = 0.05
+    use_safetensors: bool = False
+    """Save ``adapter.safetensors`` instead of ``pytorch_adapter.bin``; loading it then needs
+    ``load_adapter(..., use_safetensors=True)`` (adapters 1.3 reads only the .bin by default)."""
+
+    def __post_init__(self):
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UnfreezeError(f"unknown lr_schedule {self.lr_schedule!r}; known: {', '.join(LR_SCHEDULES)}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise UnfreezeError("warmup_fraction must be in [0, 1)")
+
+    def warmup_steps(self) -> int:
+        return max(1, int(self.steps * self.warmup_fraction))
+
+
+def warmup_cosine(step: int, warm: int, total: int) -> float:
+    """LR multiplier: linear warm-up over ``warm`` steps, then cosine decay to 0 at ``total``."""
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
 
 def read_text(path: str | Path) -> list[str]:
@@ -73,6 +97,10 @@ def train_language_adapter(model, tokenizer, encoded: Sequence[Sequence[int]], l
     model.set_active_adapters(lang)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    scheduler = None
+    if config.lr_schedule == "warmup_cosine":
+        warm, total = config.warmup_steps(), config.steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, warm, total))
     collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=config.mlm_probability, return_tensors="pt")
     generator = torch.Generator().manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -94,12 +122,14 @@ def train_language_adapter(model, tokenizer, encoded: Sequence[Sequence[int]], l
         if config.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
         if (step + 1) % max(1, config.steps // 10) == 0 or step + 1 == config.steps:
             log(f"step {step + 1}/{config.steps}  loss {smoothed:.4f}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_adapter(str(out_dir), lang, with_head=False)
+    model.save_adapter(str(out_dir), lang, with_head=False, use_safetensors=config.use_safetensors)
     return float(smoothed)
 
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import UnfreezeError
 from .generator import GRAMMAR, LANGUAGES, Language, content_concepts, corpus_document
 from .tasks import DEFAULT_SIZES, TASKS, write_task
 
@@ -85,11 +86,55 @@ def tied_token_map(tokenizer, seed: int) -> tuple[dict[int, int], int]:
     return tied, len(concepts)
 
 
-def build(out: Path, cfg: BuildConfig, log=print) -> dict:
-    """Write the whole world into `out` (replacing what is there); return the manifest."""
+ADAPTER_WARMUP_FRACTION = 0.05  # warm-up over 1/20 of the adapter steps, then cosine decay
+ADAPTER_KNOBS = ("adapter_steps", "adapter_lr")  # what `--only adapters` may change
+
+
+def adapter_config(cfg: BuildConfig, index: int):
+    """The core trainer's settings for the `index`-th language's adapter."""
+    from ..lang_adapters import LangAdapterConfig
+
+    return LangAdapterConfig(steps=cfg.adapter_steps, lr=cfg.adapter_lr, batch_size=cfg.batch_size,
+                             max_length=cfg.max_positions, seed=cfg.seed * 100 + index,
+                             lr_schedule="warmup_cosine", warmup_fraction=ADAPTER_WARMUP_FRACTION)
+
+
+def train_adapters(out: Path, cfg: BuildConfig, text: dict[str, list[str]], log=print) -> dict[str, float]:
+    """MAD-X step 1 for every language with `unfreeze_core.lang_adapters.train_language_adapter`, on the
+    encoder and tokenizer saved in `out/model`; write `out/adapters/<lang>/`; return the final MLM losses."""
+    import adapters
+    from transformers import XLMRobertaForMaskedLM, XLMRobertaTokenizerFast
+
+    from ..lang_adapters import train_language_adapter
+
+    model_dir = out / "model"
+    tokenizer = XLMRobertaTokenizerFast.from_pretrained(str(model_dir))
+    losses = {}
+    for i, code in enumerate(LANGUAGES):
+        t = time.time()
+        encoded = tokenizer(text[code], truncation=True, max_length=cfg.max_positions)["input_ids"]
+        model = XLMRobertaForMaskedLM.from_pretrained(str(model_dir))
+        model.config.name_or_path = "world"  # adapter_config.json's model_name: not the build folder's path
+        adapters.init(model)
+        loss = train_language_adapter(model, tokenizer, encoded, code, out / "adapters" / code,
+                                      adapter_config(cfg, i), log=lambda _: None)
+        losses[code] = round(loss, 4)
+        log(f"  adapter {code}: {cfg.adapter_steps} steps, loss {loss:.3f} ({time.time() - t:.0f}s)")
+        del model
+    return losses
+
+
+def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> dict:
+    """Write the whole world into `out` (replacing what is there); return the manifest.
+
+    `only="adapters"` retrains just the language adapters on the encoder and tokenizer already in
+    `out` (built with the same configuration, apart from `ADAPTER_KNOBS`) and updates the manifest."""
+    if only == "adapters":
+        return rebuild_adapters(Path(out), cfg, log)
+    if only is not None:
+        raise UnfreezeError(f"unknown build step {only!r}; known: adapters")
     import torch
 
-    from .lang_adapters import REDUCTION_FACTOR, train_language_adapter
     from .pretrain import EncoderSize, pretrain_encoder
     from .tokenizer import train_tokenizer
 
@@ -131,17 +176,9 @@ def build(out: Path, cfg: BuildConfig, log=print) -> dict:
     del model
 
     t2 = time.time()
-    adapter_losses = {}
-    for i, code in enumerate(LANGUAGES):
-        adapter_losses[code] = round(train_language_adapter(
-            model_dir, code, encoded[code], tokenizer, cfg.adapter_steps, cfg.adapter_lr, cfg.batch_size,
-            cfg.seed * 100 + i, out / "adapters" / code, log=log), 4)
+    adapter_losses = train_adapters(out, cfg, text, log=log)
     timings["adapters_s"] = round(time.time() - t2, 1)
     timings["total_s"] = round(time.time() - t0, 1)
-
-    import adapters
-    import tokenizers
-    import transformers
 
     manifest = {
         "seed": cfg.seed,
@@ -152,16 +189,68 @@ def build(out: Path, cfg: BuildConfig, log=print) -> dict:
         "encoder": {"parameters": n_params, "layers": cfg.layers, "hidden": cfg.hidden, "heads": cfg.heads,
                     "vocab": len(tokenizer), "tied_tokens": len(tied), "concepts": n_concepts,
                     "mlm_loss": round(mlm_loss, 4)},
-        "language_adapters": {"config": "seq_bn_inv", "reduction_factor": REDUCTION_FACTOR,
-                              "mlm_loss": adapter_losses},
+        "language_adapters": adapters_entry(adapter_losses),
         "data": counts,
         "timings": timings,
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "adapters": adapters.__version__, "tokenizers": tokenizers.__version__,
-                     "python": platform.python_version()},
-        "files": checksums(out),
     }
+    write_manifest(out, manifest)
+    log(f"world built in {timings['total_s']}s -> {out}")
+    return manifest
+
+
+def adapters_entry(losses: dict[str, float]) -> dict:
+    from ..lang_adapters import REDUCTION_FACTOR
+
+    return {"config": "seq_bn_inv", "reduction_factor": REDUCTION_FACTOR,
+            "trainer": "unfreeze_core.lang_adapters.train_language_adapter",
+            "lr_schedule": "warmup_cosine", "warmup_fraction": ADAPTER_WARMUP_FRACTION, "mlm_loss": losses}
+
+
+def write_manifest(out: Path, manifest: dict) -> dict:
+    """Add library versions, file checksums and the total size; write `out/manifest.json`."""
+    import adapters
+    import tokenizers
+    import torch
+    import transformers
+
+    manifest["versions"] = {"torch": torch.__version__, "transformers": transformers.__version__,
+                            "adapters": adapters.__version__, "tokenizers": tokenizers.__version__,
+                            "python": platform.python_version()}
+    manifest["files"] = checksums(out)
     manifest["bytes"] = sum((out / f).stat().st_size for f in manifest["files"])
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    log(f"world built in {timings['total_s']}s -> {out}")
+    return manifest
+
+
+def rebuild_adapters(out: Path, cfg: BuildConfig, log=print) -> dict:
+    """Retrain only the language adapters of the world in `out`; keep its data, tokenizer and encoder."""
+    import torch
+
+    path = out / MANIFEST
+    if not path.is_file() or not (out / "model").is_dir():
+        raise UnfreezeError(f"no built world in {out} (manifest.json and model/ are needed): "
+                                "build it whole first")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    wanted = asdict(cfg)
+    differ = sorted(k for k in set(wanted) | set(manifest.get("config", {}))
+                    if k not in ADAPTER_KNOBS and wanted.get(k) != manifest["config"].get(k))
+    if differ:
+        raise UnfreezeError(f"the world in {out} was built with other settings ({', '.join(differ)}): "
+                         "rebuilding only its adapters would not reproduce a whole build")
+    torch.set_num_threads(cfg.threads)
+    t0 = time.time()
+    if (out / "adapters").exists():
+        shutil.rmtree(out / "adapters")
+    text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc)
+    losses = train_adapters(out, cfg, text, log=log)
+    seconds = round(time.time() - t0, 1)
+    timings = dict(manifest.get("timings", {}))
+    if "total_s" in timings:
+        timings["total_s"] = round(timings["total_s"] - timings.get("adapters_s", 0) + seconds, 1)
+    timings["adapters_s"] = seconds
+    manifest.update(config=wanted, language_adapters=adapters_entry(losses), timings=timings)
+    for key in ("versions", "files", "bytes"):
+        manifest.pop(key, None)
+    write_manifest(out, manifest)
+    log(f"language adapters rebuilt in {seconds}s -> {out / 'adapters'}")
     return manifest

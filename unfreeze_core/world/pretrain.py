@@ -14,10 +14,11 @@ is both the input embedding and the MLM output layer (as in XLM-R); on export it
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass
+
+from ..lang_adapters import warmup_cosine
 
 
 @dataclass
@@ -75,12 +76,6 @@ def batches(encoded: list[list[int]], batch_size: int, pad_id: int, eos_id: int,
             special[:, 0] = True
             special |= ids == eos_id
             yield ids, attn.long(), special
-
-
-def warmup_cosine(step: int, warm: int, total: int) -> float:
-    if step < warm:
-        return (step + 1) / warm
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
 
 def position_ids(input_ids, pad_id: int):
