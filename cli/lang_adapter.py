@@ -28,6 +28,7 @@ def train(model, lang, text, steps, lr, batch_size, max_length, out, seed):
 
     if steps < 1 or batch_size < 1 or max_length < 8:
         raise click.BadParameter("--steps and --batch-size must be >= 1, --max-length >= 8")
-    config = LangAdapterConfig(steps=steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed)
+    config = LangAdapterConfig(steps=steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed,
+                               use_safetensors=True)
     target = train_from_text(model, lang, text, out, config, log=click.echo)
     click.echo(f"saved language adapter {lang!r} to {target}  (use: -o lang_adapters={out})")

@@ -49,7 +49,7 @@ def test_cli_train_then_madx_loads_it(tmp_path):
                                       "--steps", "2", "--batch-size", "2", "--max-length", "32", "--out", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert (out / "el" / "adapter_config.json").is_file()
+    assert (out / "el" / "adapter_config.json").is_file() and (out / "el" / "adapter.safetensors").is_file()
 
     from unfreeze_madx import MadX
 

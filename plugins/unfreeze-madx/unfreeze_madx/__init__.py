@@ -53,7 +53,7 @@ class MadX(TaskAdapterBackend, AdapterBackend):
                 continue
             source = language_adapter_source(lang, self.options.lang_adapters, model_name)
             try:
-                model.load_adapter(source, load_as=lang, with_head=False)
+                model.load_adapter(source, load_as=lang, with_head=False, use_safetensors=True)
             except Exception as exc:
                 raise UnfreezeError(f"cannot load the language adapter for {lang!r} from {source}: "
                                     f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
