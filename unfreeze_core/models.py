@@ -62,19 +62,13 @@ def load_mlm_model(name: str):
 
     For MLM training of language adapters (MAD-X step 1); ``tiny*`` models get a random head."""
     import adapters
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
 
     if name in TINY_KINDS:
         tokenizer = byte_tokenizer()
         model = AutoModelForMaskedLM.from_config(tiny_config(name, tokenizer))
     else:
-        source = resolve(name)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForMaskedLM.from_pretrained(source)
-        except OSError as exc:
-            hint = "" if Path(source).exists() else " (not a local folder; the hub is unreachable offline)"
-            raise UnfreezeError(f"cannot load model {name!r}{hint}: {str(exc).splitlines()[0]}") from None
+        model, tokenizer = from_pretrained(name, AutoModelForMaskedLM)
     adapters.init(model)
     return model, tokenizer
 
@@ -93,17 +87,17 @@ def load_model(name: str):
     if name in TINY_KINDS:
         return tiny_model(name)
     from adapters import AutoAdapterModel
+
+    return from_pretrained(name, AutoAdapterModel)
+
+
+def from_pretrained(name: str, model_class):
+    """``(model, tokenizer)`` from a folder or hub id; failing to load is one line, not a traceback."""
     from transformers import AutoTokenizer
 
     source = resolve(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoAdapterModel.from_pretrained(source)
+        return model_class.from_pretrained(source), AutoTokenizer.from_pretrained(source)
     except OSError as exc:
         hint = "" if Path(source).exists() else " (not a local folder; the hub is unreachable offline)"
         raise UnfreezeError(f"cannot load model {name!r}{hint}: {str(exc).splitlines()[0]}") from None
-    return model, tokenizer
-
-
-def num_layers(model) -> int:
-    return model.config.num_hidden_layers
