@@ -28,6 +28,7 @@ import click
 @click.option("-o", "options", multiple=True, metavar="KEY=VALUE", help="Plugin option, e.g. -o units=0,1 or -o selector.units=0,1.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML file of settings; flags override it.")
 @click.option("--output-dir", help="Where run directories go (default: runs/).")
+@click.option("--eval-every", type=int, help="Score the train language's validation split every N steps (0: off).")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 @click.option("--checkpoint-every", type=int, help="Save a resumable checkpoint every N steps (default: 100; 0: off).")
 @click.option("--resume", "resume_dir", type=click.Path(), help="Continue the seed run in this folder from its checkpoint.")

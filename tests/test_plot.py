@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from unfreeze_cli.main import cli
 
 UNITS, K, STEPS = 4, 10, 60
-FIGURES = ("loss.png", "fisher.png", "fisher_units.png", "schedule.png", "results.png")
+FIGURES = ("loss.png", "validation.png", "fisher.png", "fisher_units.png", "schedule.png", "results.png")
 
 
 def write_run(root: Path, selector: str, seed: int, fisher: bool = True) -> Path:
@@ -41,6 +41,8 @@ def write_run(root: Path, selector: str, seed: int, fisher: bool = True) -> Path
             loss = (1 + 0.1 * seed) * math.exp(-step / 30) + rng.random() * 0.05
             lines.append({"step": step + 1, "loss": loss, "lr": 1e-4, "trainable_units": trainable,
                           "elapsed_s": step * 0.1})
+        if (step + 1) % 20 == 0 and fisher:
+            lines.append({"step": step + 1, "validation": {"accuracy": 0.4 + step / 400 + rng.random() * 0.02}})
     (run / "log.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     (run / "schedule.json").write_text(json.dumps(events))
     scores = {lang: rng.uniform(0.4, 0.8) for lang in ("en", "de", "el")}
@@ -88,7 +90,7 @@ def test_one_run_directory_without_fisher_skips_those_figures(tmp_path):
     out = tmp_path / "plots"
     result = CliRunner().invoke(cli, ["plot", str(run), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "skipped fisher.png" in result.stderr
+    assert "skipped fisher.png" in result.stderr and "skipped validation.png" in result.stderr
     assert {p.name for p in out.iterdir()} == {"loss.png", "schedule.png", "results.png"}
 
 

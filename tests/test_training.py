@@ -110,6 +110,23 @@ def test_end_to_end_run_writes_the_run_directory(adapter, selector, nli_dir, tmp
     assert plugins["selector"] == {"name": selector, "plugin": "selectors", "version": "0.1.0"}
 
 
+def test_validation_curve_is_logged_and_leaves_training_untouched(nli_dir, tmp_path):
+    def final_log(eval_every, name):
+        config = tiny_config(nli_dir, tmp_path / name, selector="topdown", k=2, steps=8, eval_every=eval_every)
+        run_all(config)
+        lines = [json.loads(l) for l in next((tmp_path / name).rglob("log.jsonl")).read_text().splitlines()]
+        return lines, json.loads(next((tmp_path / name).rglob("results.json")).read_text())
+
+    with_curve, results_with = final_log(4, "curve")
+    without, results_without = final_log(0, "plain")
+    curve = [line for line in with_curve if "validation" in line]
+    assert [line["step"] for line in curve] == [4, 8]
+    assert all(0.0 <= line["validation"]["accuracy"] <= 1.0 for line in curve)
+    strip = lambda lines: [{k: v for k, v in l.items() if k != "elapsed_s"} for l in lines if "loss" in l]
+    assert strip(with_curve) == strip(without)
+    assert results_with["scores"] == results_without["scores"]
+
+
 def test_same_seed_same_numbers(nli_dir, tmp_path):
     config = tiny_config(nli_dir, tmp_path, selector="random", k=2, steps=10, seeds=[7, 7])
     first, second = run_all(config)

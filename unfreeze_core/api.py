@@ -144,8 +144,9 @@ class Task(Plugin):
         """The categorical logits [batch, classes] that ŷ is drawn from (QA: start and end)."""
         raise NotImplementedError
 
-    def evaluate(self, model, tokenizer, lang: str, *, batch_size: int, device) -> dict[str, float]:
-        """Zero-shot scores in ``lang``; ``self.metric`` is among the keys."""
+    def evaluate(self, model, tokenizer, lang: str, *, batch_size: int, device, split: str = "test") -> dict[str, float]:
+        """Scores in ``lang`` on ``split`` (``test``: zero-shot; ``validation``: the train language's
+        validation curve); ``self.metric`` is among the keys."""
         raise NotImplementedError
 
 

@@ -35,6 +35,7 @@ class RunConfig:
     fisher_every: int = 0
     fisher_batches: int = 40
     log_every: int = 10
+    eval_every: int = 0
     checkpoint_every: int = 100
     eval_batch_size: int = 64
     output_dir: str = "runs"
@@ -66,6 +67,8 @@ class RunConfig:
             bad(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         if self.fisher_every < 0 or self.log_every <= 0 or self.fisher_batches <= 0:
             bad("--fisher-every must be >= 0, --fisher-batches and --log-every > 0")
+        if self.eval_every < 0:
+            bad(f"--eval-every must be >= 0 (0: no validation curve), got {self.eval_every}")
         if self.threads is not None and self.threads <= 0:
             bad(f"--threads must be positive, got {self.threads}")
         if self.checkpoint_every < 0:

@@ -32,6 +32,8 @@ class Run:
     losses: list[tuple[int, float]]
     fisher: list[dict]
     schedule: list[dict]
+    validation: list[tuple[int, float]] = field(default_factory=list)
+    """(step, main metric on the train language's validation split)."""
     results: dict | None = None
     config: dict = field(default_factory=dict)
 
@@ -81,8 +83,8 @@ def _read_json(path: Path):
         raise UnfreezeError(f"cannot read {path}: {exc}") from None
 
 
-def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict]]:
-    losses, fisher = [], []
+def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict], list[tuple[int, dict]]]:
+    losses, fisher, validation = [], [], []
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
@@ -95,13 +97,15 @@ def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict]]:
             if "fisher" in record:
                 fisher.append({"step": int(record["step"]), "fisher": dict(record["fisher"]),
                                "per_trainable": float(record.get("fisher_per_trainable", float("nan")))})
+            elif "validation" in record:
+                validation.append((int(record["step"]), dict(record["validation"])))
             elif "loss" in record:
                 losses.append((int(record["step"]), float(record["loss"])))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise UnfreezeError(f"{path}:{number}: not a log line ({exc})") from None
     if not losses and not fisher:
         raise UnfreezeError(f"{path} has no loss or tr(F) lines")
-    return losses, fisher
+    return losses, fisher, validation
 
 
 def read_run(path: Path) -> Run:
@@ -109,7 +113,7 @@ def read_run(path: Path) -> Run:
     path = Path(path)
     if not (path / "log.jsonl").is_file():
         raise UnfreezeError(f"run folder {path} has no log.jsonl")
-    losses, fisher = _read_log(path / "log.jsonl")
+    losses, fisher, validation = _read_log(path / "log.jsonl")
     config = {}
     if (path / "config.yaml").is_file():
         from .config import read_yaml
@@ -139,11 +143,19 @@ def read_run(path: Path) -> Run:
     if seed is None:
         seed = int(seed_dir[1]) if seed_dir else 0
     steps = config.get("steps")
+    metric = (results or {}).get("metric") or _first_metric(validation)
     return Run(path=path, task=str(pick("task", "?")), adapter=str(pick("adapter", "?")),
                selector=str(pick("selector", path.name if not seed_dir else path.parent.name)),
                seed=int(seed), steps=int(steps) if isinstance(steps, (int, float)) else None,
                losses=sorted(losses), fisher=sorted(fisher, key=lambda f: f["step"]),
-               schedule=sorted(schedule, key=lambda e: e.get("step", 0)), results=results, config=config)
+               schedule=sorted(schedule, key=lambda e: e.get("step", 0)), results=results, config=config,
+               validation=[(s, v[metric]) for s, v in sorted(validation, key=lambda sv: sv[0]) if metric in v])
+
+
+def _first_metric(validation: list[tuple[int, dict]]) -> str | None:
+    """The main metric of validation lines when results.json is missing: accuracy or f1."""
+    keys = validation[0][1] if validation else {}
+    return next((k for k in ("accuracy", "f1") if k in keys), next(iter(keys), None))
 
 
 def load_runs(paths) -> list[Run]:
@@ -288,6 +300,15 @@ def _curve_figure(runs: list[Run], path: Path, curve, title: str, ylabel: str, b
 def plot_loss(runs: list[Run], path: Path) -> Path:
     return _curve_figure(runs, path, lambda r: ([s for s, _ in r.losses], [v for _, v in r.losses]),
                          "Training loss", "loss (mean over log window)", "mean ± 1 std over seeds")
+
+
+def plot_validation(runs: list[Run], path: Path) -> Path | None:
+    tracked = [r for r in runs if r.validation]
+    if not tracked:
+        return None
+    metric = (tracked[0].results or {}).get("metric", "score")
+    return _curve_figure(tracked, path, lambda r: ([s for s, _ in r.validation], [v for _, v in r.validation]),
+                         "Validation (train language)", metric, "mean ± 1 std over seeds")
 
 
 def plot_fisher(runs: list[Run], path: Path, smooth: int = 1) -> Path | None:
@@ -452,6 +473,7 @@ def plot_all(paths, out_dir, smooth: int = 1) -> tuple[list[Path], list[str]]:
     out = Path(out_dir)
     written, notes = [], []
     figures = [("loss.png", lambda p: plot_loss(runs, p), None),
+               ("validation.png", lambda p: plot_validation(runs, p), "no validation curve (use --eval-every N)"),
                ("fisher.png", lambda p: plot_fisher(runs, p, smooth), "no run tracked tr(F) (use --fisher-every N)"),
                ("fisher_units.png", lambda p: plot_fisher_units(runs, p, smooth), None),
                ("schedule.png", lambda p: plot_schedule(runs, p), "no run has a schedule.json"),

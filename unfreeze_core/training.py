@@ -193,6 +193,8 @@ class Trainer:
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                 self.hook.on_log(step=step + 1, metrics=record)
+            if config.eval_every and ((step + 1) % config.eval_every == 0 or step + 1 == steps):
+                self._validate(step + 1, log)
             if config.checkpoint_every and ((step + 1) % config.checkpoint_every == 0 or step + 1 == steps) \
                     and self.accelerator.is_main_process:
                 self.save_checkpoint(step + 1, window)
@@ -217,6 +219,20 @@ class Trainer:
             state = broadcast_object_list([schedule.state_dict()])[0]
             schedule.load_state_dict(state)
         return sorted(set(schedule.trainable) - before)
+
+    def _validate(self, done: int, log) -> None:
+        """Log the train language's validation scores (the validation curve); training mode is restored."""
+        if self.accelerator.is_main_process:
+            model = self.accelerator.unwrap_model(self.model)
+            scores = self.parts.task.evaluate(model, self.prepared.tokenizer, self.parts.task.train_language,
+                                              batch_size=self.config.eval_batch_size, device=self.accelerator.device,
+                                              split="validation")
+            model.train()
+            record = {"step": done, "validation": scores}
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            self.hook.on_log(step=done, metrics=record)
+        self.accelerator.wait_for_everyone()
 
     def _track_fisher(self, step: int, log) -> None:
         """Log tr(F) per unit (on a copy), its sum over trainable units and that sum per trainable unit."""

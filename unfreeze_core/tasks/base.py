@@ -53,8 +53,9 @@ class SourcedTask(Task):
     def load_train(self):
         return sources.limit(self.load(self.train_language, self.train_split), self.options.train_limit)
 
-    def load_test(self, lang: str):
-        return sources.limit(self.load(lang, self.test_split), self.options.eval_limit)
+    def load_test(self, lang: str, split: str = "test"):
+        """An evaluation split (``test``, or ``validation`` for curves during training), cut to eval_limit."""
+        return sources.limit(self.load(lang, self.test_split if split == "test" else split), self.options.eval_limit)
 
     def languages(self) -> list[str]:
         folder = self.folder()
@@ -84,8 +85,8 @@ class CategoricalTask(SourcedTask):
     def output_distributions(self, outputs):
         return [outputs.logits]
 
-    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
-        features = self.encode(self.load_test(lang), tokenizer)
+    def evaluate(self, model, tokenizer, lang, *, batch_size, device, split="test"):
+        features = self.encode(self.load_test(lang, split), tokenizer)
         correct = sum((logits.argmax(-1) == labels).sum().item()
                       for labels, logits in batched_eval(model, features, self.collate(tokenizer), batch_size, device))
         return {"accuracy": correct / len(features)}

@@ -105,8 +105,8 @@ class ExtractiveQA(SourcedTask):
                                                        max_answer_length=o.max_answer_length))
         return predictions
 
-    def evaluate(self, model, tokenizer, lang, *, batch_size, device):
-        data = self.load_test(lang)
+    def evaluate(self, model, tokenizer, lang, *, batch_size, device, split="test"):
+        data = self.load_test(lang, split)
         references = self.references(data, lang)
         predictions = self.predict(model, tokenizer, data, batch_size=batch_size, device=device)
         return score(predictions, references, lang)
