@@ -88,7 +88,10 @@ def load_model(name: str):
         return tiny_model(name)
     from adapters import AutoAdapterModel
 
-    return from_pretrained(name, AutoAdapterModel)
+    model, tokenizer = from_pretrained(name, AutoAdapterModel)
+    for head in list(model.heads):  # a pretraining head (e.g. the MLM one) converted on load: the task adds its own
+        model.delete_head(head)
+    return model, tokenizer
 
 
 def from_pretrained(name: str, model_class):
