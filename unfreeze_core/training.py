@@ -235,17 +235,18 @@ class Trainer:
         self.accelerator.wait_for_everyone()
 
     def _track_fisher(self, step: int, log) -> None:
-        """Log tr(F) per unit (on a copy), its sum over trainable units and that sum per trainable unit."""
-        scores = self.fisher(step, self.config.fisher_batches)
-        trainable = self.schedule.trainable
-        total = sum(scores[u] for u in trainable)
-        record = {"step": step, "fisher": {str(u): s for u, s in sorted(scores.items())},
-                  "fisher_sum": total, "fisher_per_trainable": total / len(trainable) if trainable else 0.0,
-                  "trainable_units": list(trainable)}
-        if log:
+        """Log tr(F) per unit, its sum over trainable units and that sum per trainable unit (main process only)."""
+        if self.accelerator.is_main_process:
+            scores = self.fisher(step, self.config.fisher_batches)
+            trainable = self.schedule.trainable
+            total = sum(scores[u] for u in trainable)
+            record = {"step": step, "fisher": {str(u): s for u, s in sorted(scores.items())},
+                      "fisher_sum": total, "fisher_per_trainable": total / len(trainable) if trainable else 0.0,
+                      "trainable_units": list(trainable)}
             log.write(json.dumps(record) + "\n")
             log.flush()
-        self.hook.on_log(step=step, metrics=record)
+            self.hook.on_log(step=step, metrics=record)
+        self.accelerator.wait_for_everyone()
 
     def _endless(self, loader, skip: int = 0):
         """Batches over as many epochs as needed; the first ``skip`` are drawn and dropped (resume)."""
