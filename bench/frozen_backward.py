@@ -48,8 +48,9 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = RunConfig(model=args.model, adapter=args.adapter, batch_size=args.batch_size)
-    prepared = prepare_model(config, build(config, get_plugins()))
-    collate = build(config, get_plugins()).task.collate(prepared.tokenizer)
+    parts = build(config, get_plugins())
+    prepared = prepare_model(config, parts)
+    collate = parts.task.collate(prepared.tokenizer)
     data = prepared.train_data
     batches = [collate(data[i:i + args.batch_size]) for i in range(0, 10 * args.batch_size, args.batch_size)]
     top = max(prepared.units)

@@ -60,3 +60,20 @@ def test_resume_without_checkpoint_is_a_clear_error(nli_dir, tmp_path):
 
     with pytest.raises(UnfreezeError, match="no checkpoint"):
         trainer(make_config(nli_dir, tmp_path), tmp_path / "empty").run(resume=True)
+
+
+def test_cli_resume_reads_the_run_directorys_own_config(nli_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    args = ["run", "--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir", str(nli_dir), "--selector", "topdown",
+            "--k", "2", "--steps", "10", "--checkpoint-every", "4", "--output-dir", str(tmp_path)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    run_dir = tmp_path / "nli-madx-topdown" / "seed1"
+    first = json.loads((run_dir / "results.json").read_text())
+    result = CliRunner().invoke(cli, ["run", "--resume", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir / "results.json").read_text())["selector"] == first["selector"] == "topdown"
+    missing = CliRunner().invoke(cli, ["run", "--resume", str(tmp_path)])
+    assert missing.exit_code == 1 and "no config.yaml" in missing.output

@@ -66,15 +66,21 @@ def batches(kind: str, n: int = 2, size: int = 4, seed: int = 0):
     return out
 
 
-def independent_loop(model, backend, task, data, seed):
-    """Eq. 1 one example at a time with plain autograd; ŷ drawn exactly as documented in docs/fisher.md."""
-    model = model.eval()
+def train_only_units(model, backend) -> dict:
+    """Every unit requires grad, nothing else; returns the units."""
     units = backend.units(model)
     for p in model.parameters():
         p.requires_grad_(False)
     for params in units.values():
         for _, p in params:
             p.requires_grad_(True)
+    return units
+
+
+def independent_loop(model, backend, task, data, seed):
+    """Eq. 1 one example at a time with plain autograd; ŷ drawn exactly as documented in docs/fisher.md."""
+    model = model.eval()
+    units = train_only_units(model, backend)
     g = torch.Generator().manual_seed(seed)
     totals, count = {u: 0.0 for u in units}, 0
     for batch in data:
@@ -125,12 +131,7 @@ def _literal(model, backend, task, data, *, sample, seed, accumulate):
     import torch.nn.functional as F
 
     model.eval()
-    units = backend.units(model)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for params in units.values():
-        for _, p in params:
-            p.requires_grad_(True)
+    units = train_only_units(model, backend)
     g = torch.Generator().manual_seed(seed)
     scores = {u: 0.0 for u in units}
     for batch in data:

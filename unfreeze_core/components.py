@@ -47,9 +47,8 @@ def build(config: RunConfig, plugins: Plugins, option_pairs: list[tuple] = ()) -
     registries = plugins.registries()
     classes = {}
     for kind, registry in KIND_REGISTRY.items():
-        if kind == "fisher" and not registries[registry].entries and config.fisher_every == 0 \
-                and config.selector != "fisher":
-            continue  # estimators are optional until something asks for tr(F)
+        if kind == "fisher" and not registries[registry].entries and config.fisher_every == 0:
+            continue  # no estimator installed: fine until tr(F) is asked for (a selector then gets a clear error)
         classes[kind] = registries[registry].get(config_name(config, kind))
     route_options(config, classes, list(option_pairs))
     made = {kind: cls(parse_options(cls.Options, config.options.get(kind), f"{kind} {config_name(config, kind)!r}"))

@@ -100,8 +100,6 @@ def fisher_scores(model, backend, task, estimator, batches, generator=None, *, i
     with estimation_mode(probe, units), torch.enable_grad():
         scores = estimator.estimate(probe, units=units, unit_modules=backend.unit_modules(probe), task=task,
                                     batches=batches, generator=generator)
-    if not in_place:
-        del probe
     return {int(u): float(s) for u, s in scores.items()}
 
 

@@ -1,6 +1,6 @@
 """Figures of run directories: loss, tr(F) per trainable unit, the unfreezing schedule, results.
 
-Every figure is one PNG. Runs sharing (task, adapter, selector) are one line: the mean over seeds with a
+Every figure is one PNG. Runs sharing (task, model, adapter, selector) are one line: the mean over seeds with a
 shaded band of ±1 std. matplotlib (Agg backend) and numpy are imported inside functions, so importing this
 module stays cheap.
 """
@@ -26,6 +26,7 @@ class Run:
     path: Path
     task: str
     adapter: str
+    model: str
     selector: str
     seed: int
     steps: int | None
@@ -39,7 +40,12 @@ class Run:
 
     @property
     def group(self) -> tuple[str, str, str]:
-        return (self.task, self.adapter, self.selector)
+        return (self.task, self.model, self.adapter, self.selector)
+
+    @property
+    def setup(self) -> str:
+        """What a panel shows: runs of one task, model and adapter backend."""
+        return f"{self.task} / {self.model} / {self.adapter}"
 
     @property
     def last_step(self) -> int:
@@ -145,6 +151,7 @@ def read_run(path: Path) -> Run:
     steps = config.get("steps")
     metric = (results or {}).get("metric") or _first_metric(validation)
     return Run(path=path, task=str(pick("task", "?")), adapter=str(pick("adapter", "?")),
+               model=str(pick("model", "?")),
                selector=str(pick("selector", path.name if not seed_dir else path.parent.name)),
                seed=int(seed), steps=int(steps) if isinstance(steps, (int, float)) else None,
                losses=sorted(losses), fisher=sorted(fisher, key=lambda f: f["step"]),
@@ -268,12 +275,12 @@ def _save(fig, path: Path) -> Path:
 
 def _curve_figure(runs: list[Run], path: Path, curve, title: str, ylabel: str, band_note: str,
                   smooth: int = 1, log_y: bool = False) -> Path:
-    """Lines per selector (mean over seeds, ±1 std band), one panel per (task, adapter)."""
+    """Lines per selector (mean over seeds, ±1 std band), one panel per (task, model, adapter)."""
     plt = _plt()
     colors = _colors(runs)
-    panels = _by(runs, lambda r: (r.task, r.adapter))
+    panels = _by(runs, lambda r: r.setup)
     fig, axes = _panels(plt, len(panels))
-    for ax, ((task, adapter), members) in zip(axes, sorted(panels.items())):
+    for ax, (setup, members) in zip(axes, sorted(panels.items())):
         for selector, group in sorted(_by(members, lambda r: r.selector).items()):
             curves = [c for c in (curve(r) for r in group) if c and len(c[0])]
             if not curves:
@@ -285,7 +292,7 @@ def _curve_figure(runs: list[Run], path: Path, curve, title: str, ylabel: str, b
                     marker="o" if len(grid) < 12 else None, ms=3)
             if len(curves) > 1:
                 ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-        ax.set_title(f"{title} — {task} / {adapter}")
+        ax.set_title(f"{title} — {setup}")
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         if log_y:
@@ -356,7 +363,7 @@ def plot_fisher_units(runs: list[Run], path: Path, smooth: int = 1) -> Path | No
     ax.set_ylabel("unit (layer)")
     ax.grid(False)
     smooth_note = f", moving avg {smooth}" if smooth > 1 else ""
-    ax.set_title(f"tr(F) per unit — {run.task}/{run.adapter}/{run.selector} seed {run.seed}{smooth_note}")
+    ax.set_title(f"tr(F) per unit — {run.setup} / {run.selector} seed {run.seed}{smooth_note}")
     if not first:
         ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
@@ -383,8 +390,8 @@ def plot_schedule(runs: list[Run], path: Path) -> Path | None:
     groups = _by(with_schedule, lambda r: r.group)
     num_units = max(r.num_units for r in with_schedule)
     fig, axes = _panels(plt, len(groups), width=6.4, height=max(3.2, 0.3 * num_units + 1.6))
-    multi_task = len({(r.task, r.adapter) for r in with_schedule}) > 1
-    for ax, ((task, adapter, selector), group) in zip(axes, sorted(groups.items())):
+    multi_task = len({r.setup for r in with_schedule}) > 1
+    for ax, ((*_, selector), group) in zip(axes, sorted(groups.items())):
         color = colors[selector]
         n = len(group)
         height = 0.7 / n
@@ -410,7 +417,7 @@ def plot_schedule(runs: list[Run], path: Path) -> Path | None:
         ax.set_ylabel("unit (layer)")
         scored = any(e.get("scores") for r in group for e in r.schedule)
         seeds = ", ".join(str(r.seed) for r in group)
-        where = f"{task}/{adapter}/" if multi_task else ""
+        where = f"{group[0].setup} / " if multi_task else ""
         ax.set_title(f"Unfreezing schedule — {where}{selector}\n"
                      + (f"seeds {seeds} side by side (seed {group[0].seed}: lower, dark)" if n > 1 else f"seed {seeds}")
                      + ("; labels: FUN score" if scored else ""), fontsize=10)
@@ -429,12 +436,12 @@ def plot_results(runs: list[Run], path: Path) -> Path | None:
         return None
     rows = aggregate(load_results(files))
     colors = _colors(runs)
-    panels = _by(rows, lambda row: (row["task"], row["adapter"]))
+    panels = _by(rows, lambda row: f"{row['task']} / {row['model']} / {row['adapter']}")
     plt = _plt()
     langs_max = max(len(row["scores"]) for row in rows) + 1
     fig, axes = _panels(plt, len(panels), width=max(8.0, 0.45 * langs_max * max(1, len(rows) / len(panels)) + 4),
                         height=4.4, ncols_max=1)
-    for ax, ((task, adapter), members) in zip(axes, sorted(panels.items())):
+    for ax, (setup, members) in zip(axes, sorted(panels.items())):
         langs = list(dict.fromkeys(lang for row in members for lang in row["scores"]))
         labels = langs + ["avg (x-ling)"]
         x = np.arange(len(labels))
@@ -454,7 +461,7 @@ def plot_results(runs: list[Run], path: Path) -> Path | None:
         unit = " (%)" if metric == "accuracy" else ""
         ax.set_ylabel(f"{metric}{unit}")
         ax.set_xlabel("language")
-        ax.set_title(f"Zero-shot {metric} per language — {task} / {adapter}\nmean ± std over seeds; "
+        ax.set_title(f"Zero-shot {metric} per language — {setup}\nmean ± std over seeds; "
                      "avg (x-ling) leaves out the training language")
         tops = [(m + sd) * factor for row in members for m, sd in [*row["scores"].values(), row["avg_xling"]]
                 if np.isfinite(m)]

@@ -9,9 +9,8 @@ from pathlib import Path
 import yaml
 
 from .components import build
-from .config import RunConfig
+from .config import RunConfig, build_config
 from .errors import UnfreezeError
-from .options import parse_options
 from .plugins import get_plugins
 from .results import aggregate, new_group_dir
 
@@ -80,7 +79,7 @@ def resume(run_dir, console=None) -> dict | None:
     if not (run_dir / "config.yaml").is_file():
         raise UnfreezeError(f"{run_dir} is not a seed's run directory (no config.yaml)")
     quiet_libraries()
-    config = parse_options(RunConfig, yaml.safe_load((run_dir / "config.yaml").read_text()), "config").validate()
+    config, _ = build_config(run_dir / "config.yaml", {}, [])
     set_threads(config)
     parts = build(config, get_plugins())
     accelerator = Accelerator(mixed_precision=config.mixed_precision)

@@ -93,7 +93,6 @@ class Trainer:
         scores = fisher_scores(model, self.parts.backend, self.parts.task, estimator,
                                list(self.train_batches(batches, step)), generator,
                                in_place=self.accelerator.num_processes == 1)
-        model.train()
         return scores
 
     # -- the loop --------------------------------------------------------------------------------------
