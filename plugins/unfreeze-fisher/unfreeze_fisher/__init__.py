@@ -18,6 +18,16 @@ def _unit_params(units):
     return {u: [p for _, p in params if p.requires_grad] for u, params in units.items()}
 
 
+def _squared_grads(loss, params: dict) -> dict:
+    """{unit: Σ_params (∂loss/∂p)²} in float64, from one backward of ``loss``."""
+    import torch
+
+    flat = [p for ps in params.values() for p in ps]
+    grads = iter(torch.autograd.grad(loss, flat, allow_unused=True))
+    return {u: sum(float(g.double().pow(2).sum()) for g in (next(grads) for _ in ps) if g is not None)
+            for u, ps in params.items()}
+
+
 class Exact(FisherEstimator):
     """Eq. 1: mean over examples of Σ_params ||∇ log p(ŷ_i|x_i)||², ŷ_i ~ p(·|x_i), per unit.
 
@@ -67,17 +77,13 @@ class Batch(FisherEstimator):
         from unfreeze_core.fisher import model_inputs, sample_labels
 
         params = _unit_params(units)
-        flat = [p for ps in params.values() for p in ps]
         totals, count = {u: 0.0 for u in units}, 0
         for batch in batches:
             dists = task.output_distributions(model(**model_inputs(batch)))
             labels = sample_labels(dists, generator)
             loss = sum(F.nll_loss(torch.log_softmax(d.float(), -1), y) for d, y in zip(dists, labels))
-            grads = dict(zip(map(id, flat), torch.autograd.grad(loss, flat, allow_unused=True)))
-            size = dists[0].shape[0]
-            for u, ps in params.items():
-                totals[u] += sum(float(grads[id(p)].double().pow(2).sum()) for p in ps
-                                 if grads[id(p)] is not None) / size
+            for u, sq in _squared_grads(loss, params).items():
+                totals[u] += sq / dists[0].shape[0]
             count += 1
         return {u: t / max(count, 1) for u, t in totals.items()}
 
@@ -94,18 +100,14 @@ class Official(FisherEstimator):
         from unfreeze_core.fisher import model_inputs
 
         params = _unit_params(units)
-        flat = [p for ps in params.values() for p in ps]
         totals = {u: 0.0 for u in units}
         for batch in batches:
             dists = task.output_distributions(model(**model_inputs(batch)))
-            size = dists[0].shape[0]
             output = torch.cat(dists, dim=0) if len(dists) > 1 else dists[0]
             label = output.max(1)[1].view(-1).detach()
             loss = F.nll_loss(F.log_softmax(output, dim=1), label)
-            grads = dict(zip(map(id, flat), torch.autograd.grad(loss, flat, allow_unused=True)))
-            for u, ps in params.items():
-                totals[u] += sum(float((grads[id(p)] ** 2 / size).double().sum()) for p in ps
-                                 if grads[id(p)] is not None)
+            for u, sq in _squared_grads(loss, params).items():
+                totals[u] += sq / dists[0].shape[0]
         return totals
 
 
@@ -118,7 +120,6 @@ def one_by_one(model, *, units, task, batches, generator=None, labels: str = "sa
     from unfreeze_core.fisher import argmax_labels, log_probs, model_inputs, sample_labels
 
     params = _unit_params(units)
-    flat = [p for ps in params.values() for p in ps]
     totals, count = {u: 0.0 for u in units}, 0
     for batch in batches:
         inputs = model_inputs(batch)
@@ -129,9 +130,8 @@ def one_by_one(model, *, units, task, batches, generator=None, labels: str = "sa
         for i in range(n):
             one = {k: v[i:i + 1] for k, v in inputs.items()}
             logp = log_probs(task.output_distributions(model(**one)), [y[i:i + 1] for y in ys]).sum()
-            grads = dict(zip(map(id, flat), torch.autograd.grad(logp, flat, allow_unused=True)))
-            for u, ps in params.items():
-                totals[u] += sum(float(grads[id(p)].double().pow(2).sum()) for p in ps if grads[id(p)] is not None)
+            for u, sq in _squared_grads(logp, params).items():
+                totals[u] += sq
         count += n
     return {u: t / max(count, 1) for u, t in totals.items()}
 
