@@ -156,3 +156,36 @@ def test_the_documented_example_runs_as_written(tmp_path):
     acc = EventAccumulator(str(next((out / "tensorboard").rglob("events.out.tfevents.*"))))
     acc.Reload()
     assert {"train/fisher/unit_7", "train/unfreeze/score_7", "train/loss"} <= set(acc.Tags()["scalars"])
+
+
+class Died(Exception):
+    pass
+
+
+class DieAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise Died
+
+
+def test_resume_from_checkpoint_restores_the_schedule(tmp_path):
+    def run(out, resume=None, die_at=None):
+        model, tokenizer = tiny_classifier()
+        callback = UnfreezeCallback(model, selector="random", k=2)
+        args = training_args(out, max_steps=10, save_strategy="steps", save_steps=4)
+        trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),
+                          data_collator=DataCollatorWithPadding(tokenizer), callbacks=[DieAt(die_at)])
+        callback.add_to(trainer)
+        trainer.train(resume_from_checkpoint=resume)
+        return callback.schedule.events, unit_weights(callback.units)
+
+    whole, weights = run(tmp_path / "whole")
+    with pytest.raises(Died):
+        run(tmp_path / "broken", die_at=6)  # after the checkpoint at step 4
+    resumed, weights_resumed = run(tmp_path / "broken", resume=str(tmp_path / "broken" / "checkpoint-4"))
+    assert resumed == whole and len(whole) == 4
+    assert all(torch.allclose(weights[u], weights_resumed[u]) for u in weights)
+    assert json.loads((tmp_path / "broken" / "schedule.json").read_text()) == whole

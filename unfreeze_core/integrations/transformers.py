@@ -150,7 +150,8 @@ class UnfreezeCallback(TrainerCallback):
         if self.trainer is None:
             raise UnfreezeError("UnfreezeCallback: call callback.add_to(trainer) before trainer.train()")
         self._check_optimizer(optimizer)
-        if args.world_size > 1 and args.ddp_find_unused_parameters is False:
+        find_unused = args.ddp_find_unused_parameters
+        if args.world_size > 1 and not (find_unused if find_unused is not None else not args.gradient_checkpointing):
             raise UnfreezeError("UnfreezeCallback under several processes needs ddp_find_unused_parameters=True "
                                 "(frozen units have no gradient)")
         seed = args.seed if self.seed is None else self.seed
