@@ -169,14 +169,17 @@ class Unfreezer:
                                f"{self.batches.batch_size}; each estimate uses every example once ({len(data)} batches)")
         return scores
 
-    def track(self, model, step: int, batches: int) -> dict:
-        """tr(F) per unit, its sum over trainable units and that sum per trainable unit (call on one process)."""
+    def track(self, model, step: int, batches: int):
+        """A ``FisherRecord``: tr(F) per unit, its sum over trainable units and that sum per trainable unit
+        (call on one process)."""
+        from .events import FisherRecord
+
         scores = self.fisher(model, step, batches)
-        trainable = self.schedule.trainable
+        trainable = list(self.schedule.trainable)
         total = sum(scores[u] for u in trainable)
-        return {"step": step, "fisher": {str(u): s for u, s in sorted(scores.items())},
-                "fisher_sum": total, "fisher_per_trainable": total / len(trainable) if trainable else 0.0,
-                "trainable_units": list(trainable), **self.last_estimate}
+        return FisherRecord(step=step, fisher=dict(sorted(scores.items())), fisher_sum=total,
+                            fisher_per_trainable=total / len(trainable) if trainable else 0.0,
+                            trainable_units=trainable, **self.last_estimate)
 
     # -- state -----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

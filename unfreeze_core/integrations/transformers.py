@@ -176,13 +176,11 @@ class UnfreezeCallback(TrainerCallback):
             logs.update({f"unfreeze/score_{u}": s for u, s in (event.get("scores") or {}).items()})
             self.trainer.log(logs)
         if self.fisher_every and step % self.fisher_every == 0:
-            record = unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None
-            record = _broadcast(record)
-            logs = {f"fisher/unit_{u}": s for u, s in record["fisher"].items()}
-            logs.update({"fisher/sum_trainable": record["fisher_sum"],
-                         "fisher/per_trainable": record["fisher_per_trainable"]})
+            record = _broadcast(unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None)
+            logs = {f"fisher/unit_{u}": s for u, s in record.fisher.items()}
+            logs.update({"fisher/sum_trainable": record.fisher_sum, "fisher/per_trainable": record.fisher_per_trainable})
             self.trainer.log(logs)
-            self.tracked.append(record)
+            self.tracked.append(record.as_dict())
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
