@@ -154,6 +154,10 @@ def test_train_batches_never_feed_an_example_twice():
     assert len(part) == len(set(part)) == 16
     assert [b["idx"].tolist() for b in batches(3, step=0)] == whole  # seeded by (seed, step)
     assert [b["idx"].tolist() for b in batches(3, step=1)] != whole
+    from unfreeze_core.errors import UnfreezeError
+
+    with pytest.raises(UnfreezeError, match="map-style"):
+        next(TrainBatches(iter(data), 8, None, seed=1)(2, step=0))
 
 
 def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_path, caplog):

@@ -61,6 +61,9 @@ class TrainBatches:
 
         import torch
 
+        if not hasattr(self.dataset, "__getitem__") or not hasattr(self.dataset, "__len__"):
+            raise UnfreezeError("training batches for a selector need a map-style training dataset (with len and "
+                                "indexing), not an iterable one")
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True,
                                              generator=generator, collate_fn=self.collate)
