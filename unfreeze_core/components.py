@@ -70,6 +70,7 @@ def config_name(config: RunConfig, kind: str) -> str:
 
 
 def build(config: RunConfig, plugins: Plugins, option_pairs: list[tuple] = ()) -> Components:
+    plugins.warn_failures()  # a run says when a plugin it may need did not load
     registries = plugins.registries()
     selector_scores = resolve_estimator(config, registries["selectors"].get(config.selector), list(option_pairs))
     classes = {}
