@@ -42,17 +42,18 @@ def test_two_different_estimators_in_one_run_are_refused(nli_dir, tmp_path):
 
 
 def test_fun_scores_with_the_configured_estimator_and_records_it(nli_dir, tmp_path, monkeypatch):
-    import unfreeze_core.training as training
+    from unfreeze_fisher import Exact
+
     from unfreeze_core.runner import run_all
 
     used = []
-    original = training.fisher_scores
+    original = Exact.stream
 
-    def spy(model, backend, task, estimator, *args, **kwargs):
-        used.append(getattr(estimator, "inner", estimator))
-        return original(model, backend, task, estimator, *args, **kwargs)
+    def spy(self, *args, **kwargs):
+        used.append(self)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(training, "fisher_scores", spy)
+    monkeypatch.setattr(Exact, "stream", spy)
     config = fun_config(nli_dir, tmp_path)
     run_all(config, [(None, "estimator", "exact"), ("fisher", "labels", "argmax"), (None, "fisher_batches", "2")])
     assert used and all(type(e).__name__ == "Exact" and e.options.labels == "argmax" for e in used)

@@ -26,8 +26,7 @@ class FUN(Selector):
     @dataclass
     class Options:
         estimator: str | None = None
-        """A registered Fisher estimator (exact, batch, official ...); it becomes the run's --fisher, so its
-        options are set with -o fisher.KEY=V. Default: the run's --fisher."""
+        """A registered Fisher estimator (exact, batch, official ...); default: the run's --fisher."""
         fisher_batches: int = 40
         top_first: bool = False
         stop_z: float = 3.0
