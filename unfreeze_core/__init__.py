@@ -48,6 +48,8 @@ _PUBLIC = {
     "MultipleChoice": "tasks.multiple_choice",
     "ExtractiveQA": "tasks.qa",
     "HubSplit": "tasks.data",
+    # testing a selector without a model
+    "plan": "schedule",
 }
 
 __all__ = sorted(_PUBLIC)
