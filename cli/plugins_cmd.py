@@ -48,17 +48,18 @@ def _options_lines(cls, indent: int) -> list[str]:
     lines = []
     for r in rows:
         lines += textwrap.wrap(f"{r['name']}: {r['type']} = {r['default']!r}", _width(), initial_indent=" " * indent,
-                               subsequent_indent=" " * (indent + 4), break_long_words=False)
+                               subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False)
         if r["doc"]:
             lines += textwrap.wrap(r["doc"], _width(), initial_indent=" " * (indent + 4),
-                                   subsequent_indent=" " * (indent + 4), break_long_words=False)
+                                   subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False)
     return lines
 
 
 def _class_lines(kind: str, name: str, cls, indent: int = 2) -> list[str]:
     doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
     head = " " * indent + f"{KIND_SINGULAR[kind]} {name}" + (f": {doc}" if doc else "")
-    lines = textwrap.wrap(head, _width(), subsequent_indent=" " * (indent + 4), break_long_words=False)
+    lines = textwrap.wrap(head, _width(), subsequent_indent=" " * (indent + 4), break_long_words=False,
+                          break_on_hyphens=False)
     return lines + _options_lines(cls, indent + 2)
 
 
