@@ -29,10 +29,12 @@ class IA3Backend:
         from unfreeze_core import AdapterBackend, TaskAdapterBackend
 
         class IA3(TaskAdapterBackend, AdapterBackend):
+            gating = False
+
             def setup(self, model, *, train_language, languages, model_name):
                 from adapters import IA3Config
 
-                model.add_adapter(self.adapter_name, config=IA3Config())
+                model.add_adapter(self.adapter_name, config=IA3Config(use_gating=self.gating))
                 model.train_adapter(self.adapter_name)
                 model.active_adapters = self.adapter_name
 
@@ -75,8 +77,9 @@ def tiny(adapter: str, kind: str = "classification", seed: int = 0, hidden: int 
         from unfreeze_madx import MadX
 
         backend = MadX(MadX.Options(lang_adapters="fresh", reduction_factor=4))
-    elif adapter == "ia3":
+    elif adapter.startswith("ia3"):
         backend = IA3Backend()
+        backend.gating = adapter == "ia3-gated"
     elif adapter == "dora":
         backend = DoRABackend()
     else:
@@ -151,7 +154,8 @@ def test_exact_equals_one_by_one_loop(adapter, kind):
         assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
 
 
-@pytest.mark.parametrize("adapter,kind", [("ia3", "classification"), ("ia3", "mc"), ("dora", "qa")])
+@pytest.mark.parametrize("adapter,kind", [("ia3", "classification"), ("ia3", "mc"), ("ia3-gated", "qa"),
+                                          ("dora", "qa")])
 def test_exact_handles_ia3_natively_and_other_modules_by_a_loop(adapter, kind):
     from unfreeze_core.fisher import PerExampleSquaredNorms
 
@@ -159,6 +163,7 @@ def test_exact_handles_ia3_natively_and_other_modules_by_a_loop(adapter, kind):
     with PerExampleSquaredNorms(backend.unit_modules(model), fallback=True) as capture:
         # (IA)³ is decomposed in the batched backward; DoRA's modules go to the per-example loop
         assert bool(capture.fallback) == (adapter == "dora")
+        assert adapter != "ia3-gated" or any(use.weight is not None for uses in capture.uses.values() for use in uses)
     task, data = HeadTask(kind), batches(kind)
     exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(5))
     loop = independent_loop(model, backend, task, data, seed=5)
