@@ -33,10 +33,23 @@ def build(size: str, adapter: str, device):
         from unfreeze_madx import MadX
 
         backend = MadX(MadX.Options(lang_adapters="fresh"))
-    else:
+    elif adapter == "lora":
         from unfreeze_lora import LoRA
 
         backend = LoRA()
+    else:  # ia3: decomposed by exact; dora: exact's per-example loop fallback
+        from unfreeze_core import AdapterBackend, TaskAdapterBackend
+
+        class Backend(TaskAdapterBackend, AdapterBackend):
+            def setup(self, model, **_):
+                from adapters import IA3Config, LoRAConfig
+
+                config = IA3Config() if adapter == "ia3" else LoRAConfig(r=8, alpha=8, use_dora=True)
+                model.add_adapter(self.adapter_name, config=config)
+                model.train_adapter(self.adapter_name)
+                model.active_adapters = self.adapter_name
+
+        backend = Backend()
     backend.setup(model, train_language="en", languages=["en"], model_name="bench")
     with torch.no_grad():
         for params in backend.units(model).values():
@@ -75,7 +88,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
-    parser.add_argument("--adapter", choices=["madx", "lora"], default="madx")
+    parser.add_argument("--adapter", choices=["madx", "lora", "ia3", "dora"], default="madx")
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
@@ -111,7 +124,7 @@ def main(argv=None):
     estimate(Exact())  # warm-up (kernels, allocator)
     rows = {}
     rows["deepcopy of the model"], _ = timed(lambda: copy.deepcopy(model))
-    rows["batch (squared batch gradient)"], _ = timed(lambda: estimate(Batch()))
+    rows["batch (squared batch gradient)"], batch_values = timed(lambda: estimate(Batch()))
     rows["official (released scorer)"], _ = timed(lambda: estimate(Official()))
     rows["exact (per-example, one backward)"], exact = timed(lambda: estimate(Exact()))
     rows["exact on a deep copy"], _ = timed(lambda: estimate(Exact(), in_place=False))
@@ -137,6 +150,9 @@ def main(argv=None):
         print(f"| {name} | {seconds:.3f} | {seconds / base:.2f} |")
     if error is not None:
         print(f"\nmax relative error of exact against the loop: {error:.2e}")
+    ratios = sorted(exact[u] / batch_values[u] for u in exact if batch_values[u] > 0)
+    if ratios:
+        print(f"exact / batch values: median {ratios[len(ratios) // 2]:.1f}× over units (|b|² = {args.batch_size ** 2})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"setting": shape, "seconds": rows, "max_rel_error": error}, f, indent=1)

@@ -1,4 +1,4 @@
-"""Entry point: ``unfreeze run | plugins | report | plot | world``."""
+"""Entry point: ``unfreeze run | plugins | install | uninstall | report | plot | world``."""
 
 from __future__ import annotations
 
@@ -27,13 +27,14 @@ def cli():
 
 
 def _add_commands():
+    from .install import install, uninstall
     from .lang_adapter import lang_adapter
     from .plot import plot
     from .plugins_cmd import plugins
     from .report import report
     from .run import run
 
-    for command in (run, plugins, report, lang_adapter, plot):
+    for command in (run, plugins, install, uninstall, report, lang_adapter, plot):
         cli.add_command(command)
     try:
         from .world import world

@@ -1,29 +1,152 @@
-"""``unfreeze plugins``: what is installed, what each plugin registers, what failed to load."""
+"""``unfreeze plugins``: what is installed, from which distribution, what each plugin registers, its
+options, what failed to load and which plugin made loading slow. Plain text that fits 80 columns."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import textwrap
 
 import click
 
+KIND_LABELS = {"selectors": "selectors", "adapter_backends": "adapter backends",
+               "fisher_estimators": "Fisher estimators", "tasks": "tasks"}
+KIND_SINGULAR = {"selectors": "selector", "adapter_backends": "adapter backend",
+                 "fisher_estimators": "Fisher estimator", "tasks": "task"}
+SLOW_SECONDS = 0.5
+"""A plugin whose import takes longer is named as what made the listing slow."""
 
-@click.command()
+
+def _width() -> int:
+    return max(40, min(80, shutil.get_terminal_size((80, 24)).columns))
+
+
+def _field(label: str, text: str, indent: int = 2) -> list[str]:
+    """``label: text`` wrapped at word boundaries (names are never cut), continuation lines aligned."""
+    head = " " * indent + f"{label}: "
+    return textwrap.wrap(text, _width(), initial_indent=head, subsequent_indent=" " * len(head),
+                         break_long_words=False, break_on_hyphens=False) or [head.rstrip()]
+
+
+def _heading(row) -> str:
+    parts = [row.name]
+    if row.distribution:
+        parts.append(f"{row.distribution} {row.version or ''}".strip())
+    elif row.version:
+        parts.append(row.version)
+    if row.import_seconds is not None:
+        parts.append(f"import {row.import_seconds:.2f} s")
+    return " · ".join(parts)
+
+
+def _options_lines(cls, indent: int) -> list[str]:
+    from unfreeze_core.options import describe_options
+
+    rows = describe_options(cls.Options)
+    if not rows:
+        return [" " * indent + "(no options)"]
+    lines = []
+    for r in rows:
+        lines += textwrap.wrap(f"{r['name']}: {r['type']} = {r['default']!r}", _width(), initial_indent=" " * indent,
+                               subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False)
+        if r["doc"]:
+            lines += textwrap.wrap(r["doc"], _width(), initial_indent=" " * (indent + 4),
+                                   subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False)
+    return lines
+
+
+def _class_lines(kind: str, name: str, cls, indent: int = 2) -> list[str]:
+    doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
+    head = " " * indent + f"{KIND_SINGULAR[kind]} {name}" + (f": {doc}" if doc else "")
+    lines = textwrap.wrap(head, _width(), subsequent_indent=" " * (indent + 4), break_long_words=False,
+                          break_on_hyphens=False)
+    return lines + _options_lines(cls, indent + 2)
+
+
+def _plugin_lines(row, registries, options: bool) -> list[str]:
+    lines = [_heading(row)]
+    for kind, names in row.registers.items():
+        if names:
+            lines += _field(KIND_LABELS[kind], ", ".join(names))
+    if row.hooks:
+        lines += _field("hooks", ", ".join(row.hooks))
+    if row.error:
+        lines += _field("error", row.error.splitlines()[0])
+    if options:
+        for kind, names in row.registers.items():
+            for name in names:
+                lines += _class_lines(kind, name, registries[kind].entries[name], indent=2)
+    return lines
+
+
+def _slow_lines(rows) -> list[str]:
+    timed = [r for r in rows if r.import_seconds is not None]
+    total = sum(r.import_seconds for r in timed)
+    lines = [f"plugins imported in {total:.2f} s"]
+    for r in sorted(timed, key=lambda r: -r.import_seconds):
+        if r.import_seconds < SLOW_SECONDS:
+            break
+        why = f": imports {', '.join(r.heavy_imports)} at module top" if r.heavy_imports else ""
+        lines += textwrap.wrap(f"slow: {r.name!r} ({r.distribution or 'in-process'}) took {r.import_seconds:.1f} s"
+                               f"{why}; move heavy imports inside functions (docs/plugins.md, \"Fast listing\")",
+                               _width(), subsequent_indent="  ", break_long_words=False)
+    return lines
+
+
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per plugin.")
-def plugins(as_json):
-    """List installed plugins, their hooks and what they register."""
+@click.option("--options", "with_options", is_flag=True, help="Also list every registered class's options.")
+@click.pass_context
+def plugins(ctx, as_json, with_options):
+    """List installed plugins: distribution, what they register, hooks, errors, import time.
+
+    `unfreeze plugins show NAME` shows one plugin (or registered name) with its options."""
+    if ctx.invoked_subcommand is not None:
+        return
     from unfreeze_core.plugins import get_plugins
 
-    rows = get_plugins().info()
+    loaded = get_plugins()
+    rows = loaded.info()
+    registries = loaded.registries(strict=False)
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+        data = [r.as_dict() for r in rows]
+        if with_options:
+            from unfreeze_core.options import describe_options
 
-    table = Table(title="unfreeze plugins")
-    for column in ("plugin", "version", "hooks", "registers", "error"):
-        table.add_column(column)
+            for item, r in zip(data, rows):
+                item["options"] = {kind: {name: describe_options(registries[kind].entries[name].Options)
+                                          for name in names} for kind, names in r.registers.items() if names}
+        click.echo(json.dumps(data, indent=2, default=repr))
+        return
+    out = []
     for r in rows:
-        registers = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in r.registers.items() if names)
-        table.add_row(r.name, r.version or "-", "\n".join(r.hooks), registers, r.error or "")
-    Console().print(table)
+        out += _plugin_lines(r, registries, with_options) + [""]
+    out += _slow_lines(rows)
+    out += ["options: `unfreeze plugins show NAME` or `unfreeze plugins --options`",
+            "remove a plugin: `unfreeze uninstall DISTRIBUTION`"]
+    click.echo("\n".join(out))
+
+
+@plugins.command()
+@click.argument("name")
+def show(name):
+    """One plugin (entry-point or distribution name) or one registered name, with options, types, defaults."""
+    from unfreeze_core.errors import UnknownNameError
+    from unfreeze_core.plugins import get_plugins
+
+    loaded = get_plugins()
+    rows = loaded.info()
+    registries = loaded.registries(strict=False)
+    out = []
+    for r in rows:
+        if name in (r.name, r.distribution):
+            out += _plugin_lines(r, registries, options=True) + [""]
+    for kind, registry in registries.items():
+        if name in registry.entries and not any(name in (r.name, r.distribution) and name in r.registers[kind]
+                                                for r in rows):
+            out += [f"{KIND_SINGULAR[kind]} {name!r} from plugin {registry.owners[name]!r}"]
+            out += _class_lines(kind, name, registry.entries[name], indent=2) + [""]
+    if not out:
+        known = ", ".join(r.name for r in rows) or "none"
+        raise UnknownNameError(f"no plugin or registered name {name!r} (plugins: {known})")
+    click.echo("\n".join(out).rstrip())

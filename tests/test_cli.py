@@ -19,7 +19,8 @@ def test_plugins_json_has_one_object_per_plugin():
     by_name = {r["name"]: r for r in rows}
     assert {"selectors", "madx", "lora", "tasks"} <= set(by_name)
     for row in rows:
-        assert set(row) == {"name", "version", "hooks", "registers", "error"}
+        assert set(row) == {"name", "distribution", "version", "hooks", "registers", "error", "import_seconds",
+                            "heavy_imports"}
         assert set(row["registers"]) == {"selectors", "adapter_backends", "fisher_estimators", "tasks"}
     assert "topdown" in by_name["selectors"]["registers"]["selectors"]
     assert by_name["madx"]["error"] is None

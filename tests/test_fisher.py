@@ -22,13 +22,50 @@ class HeadTask:
         return [outputs.logits]
 
 
-def tiny(adapter: str, kind: str = "classification", seed: int = 0):
+class IA3Backend:
+    """An (IA)³ backend as an outside plugin writes it from docs/plugins.md (adapters' IA3Config)."""
+
+    def __new__(cls, *args, **kwargs):
+        from unfreeze_core import AdapterBackend, TaskAdapterBackend
+
+        class IA3(TaskAdapterBackend, AdapterBackend):
+            gating = False
+
+            def setup(self, model, *, train_language, languages, model_name):
+                from adapters import IA3Config
+
+                model.add_adapter(self.adapter_name, config=IA3Config(use_gating=self.gating))
+                model.train_adapter(self.adapter_name)
+                model.active_adapters = self.adapter_name
+
+        return IA3(*args, **kwargs)
+
+
+class DoRABackend:
+    """LoRA with DoRA: a module PerExampleSquaredNorms cannot decompose (exact falls back to a loop)."""
+
+    def __new__(cls, *args, **kwargs):
+        from unfreeze_core import AdapterBackend, TaskAdapterBackend
+
+        class DoRA(TaskAdapterBackend, AdapterBackend):
+            def setup(self, model, *, train_language, languages, model_name):
+                from adapters import LoRAConfig
+
+                model.add_adapter(self.adapter_name, config=LoRAConfig(r=4, alpha=4, use_dora=True))
+                model.train_adapter(self.adapter_name)
+                model.active_adapters = self.adapter_name
+
+        return DoRA(*args, **kwargs)
+
+
+def tiny(adapter: str, kind: str = "classification", seed: int = 0, hidden: int = 32):
     from adapters import XLMRobertaAdapterModel
     from transformers import XLMRobertaConfig
 
     torch.manual_seed(seed)
-    config = XLMRobertaConfig(vocab_size=60, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=40, type_vocab_size=1, pad_token_id=1)
+    config = XLMRobertaConfig(vocab_size=60, hidden_size=hidden, num_hidden_layers=3, num_attention_heads=2,
+                              intermediate_size=2 * hidden, max_position_embeddings=40, type_vocab_size=1,
+                              pad_token_id=1)
     model = XLMRobertaAdapterModel(config)
     if kind == "qa":
         model.add_qa_head("task")
@@ -40,6 +77,11 @@ def tiny(adapter: str, kind: str = "classification", seed: int = 0):
         from unfreeze_madx import MadX
 
         backend = MadX(MadX.Options(lang_adapters="fresh", reduction_factor=4))
+    elif adapter.startswith("ia3"):
+        backend = IA3Backend()
+        backend.gating = adapter == "ia3-gated"
+    elif adapter == "dora":
+        backend = DoRABackend()
     else:
         from unfreeze_lora import LoRA
 
@@ -110,6 +152,53 @@ def test_exact_equals_one_by_one_loop(adapter, kind):
     for u in loop:
         assert loop[u] > 0
         assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+
+
+@pytest.mark.parametrize("adapter,kind", [("ia3", "classification"), ("ia3", "mc"), ("ia3-gated", "qa"),
+                                          ("dora", "qa")])
+def test_exact_handles_ia3_natively_and_other_modules_by_a_loop(adapter, kind):
+    from unfreeze_core.fisher import PerExampleSquaredNorms
+
+    model, backend = tiny(adapter, kind)
+    with PerExampleSquaredNorms(backend.unit_modules(model), fallback=True) as capture:
+        # (IA)³ is decomposed in the batched backward; DoRA's modules go to the per-example loop
+        assert bool(capture.fallback) == (adapter == "dora")
+        assert adapter != "ia3-gated" or any(use.weight is not None for uses in capture.uses.values() for use in uses)
+    task, data = HeadTask(kind), batches(kind)
+    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(5))
+    loop = independent_loop(model, backend, task, data, seed=5)
+    assert set(exact) == set(loop) == {0, 1, 2}
+    for u in loop:
+        assert loop[u] > 0
+        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+
+
+def test_exact_takes_the_gram_branch_and_equals_the_loop(monkeypatch):
+    """Short sequences against wide layers: ||Σ_t g_t a_tᵀ||² through Gram matrices, checked against the loop."""
+    import unfreeze_core.fisher as fisher
+
+    calls = {"gram": 0, "outer": 0}
+    for name in ("gram", "outer"):
+        real = getattr(fisher, f"{name}_sq_norms")
+        monkeypatch.setattr(fisher, f"{name}_sq_norms",
+                            lambda a, g, _real=real, _name=name: calls.__setitem__(_name, calls[_name] + 1) or _real(a, g))
+    model, backend = tiny("madx", hidden=64)  # reduction 4: 64 -> 16 -> 64; 12 tokens: 12·80 < 64·16
+    task, data = HeadTask("classification"), batches("classification")
+    assert fisher.uses_gram(12, 64, 16)
+    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(2))
+    assert calls["gram"] > 0 and calls["outer"] == 0
+    loop = independent_loop(model, backend, task, data, seed=2)
+    for u in loop:
+        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+
+
+def test_both_norm_branches_equal_explicit_per_example_gradients():
+    from unfreeze_core.fisher import gram_sq_norms, outer_sq_norms
+
+    g_ = torch.Generator().manual_seed(0)
+    a, g = torch.randn(3, 5, 7, generator=g_, dtype=torch.float64), torch.randn(3, 5, 4, generator=g_, dtype=torch.float64)
+    want = torch.stack([sum(torch.outer(g[i, t], a[i, t]) for t in range(5)).pow(2).sum() for i in range(3)])
+    assert torch.allclose(gram_sq_norms(a, g), want) and torch.allclose(outer_sq_norms(a, g), want)
 
 
 def test_exact_matches_the_plugin_reference_loop_in_place():
@@ -195,6 +284,8 @@ def test_unsupported_trainable_module_is_an_error():
     with pytest.raises(NotImplementedError, match="LayerNorm"):
         with PerExampleSquaredNorms({0: [norm]}):
             pass
+    with PerExampleSquaredNorms({0: [norm]}, fallback=True) as capture:  # exact's route: a loop for these
+        assert capture.fallback == {0: [norm.weight, norm.bias]}
 
 
 def test_stop_when_ranked_reads_only_the_batches_it_needs():

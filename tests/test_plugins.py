@@ -137,3 +137,23 @@ def test_listing_plugins_imports_no_torch():
         """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_one_public_import_gives_everything_a_plugin_needs_without_torch():
+    import subprocess
+
+    code = textwrap.dedent("""
+        import sys
+        import unfreeze_core
+        from unfreeze_core import hookimpl, Selector, Selection, SelectionContext, AdapterBackend, \\
+            TaskAdapterBackend, FisherEstimator, Task, UnfreezeError, sample_labels, log_probs, model_inputs, \\
+            CategoricalTask, PairClassification, MultipleChoice, plan
+        values = [getattr(unfreeze_core, name) for name in unfreeze_core.__all__]
+        from unfreeze_core.api import Selector as S
+        from unfreeze_core.errors import UnfreezeError as E
+        assert Selector is S and UnfreezeError is E
+        print([m for m in ("torch", "transformers", "adapters", "datasets") if m in sys.modules])
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

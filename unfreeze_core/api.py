@@ -97,7 +97,15 @@ class AdapterBackend(Plugin):
 
 
 class FisherEstimator(Plugin):
-    """tr(F) per unit on the given batches of a model whose units all require grad."""
+    """tr(F) per unit on the given batches of a model whose units all require grad.
+
+    ``model`` is in eval mode with only the units' parameters requiring grad (it may be the live model:
+    take gradients with ``torch.autograd.grad``, change no weight); ``batches`` is a list of collated
+    training batches (dicts of tensors) already on the model's device, gold labels included (drop them
+    with ``unfreeze_core.model_inputs``); ``generator`` is a ``torch.Generator`` on that device, or None
+    (then ``unfreeze_core.sample_labels`` uses torch's global RNG). Returns one float per key of ``units``.
+    Full contract: docs/plugins.md.
+    """
 
     def estimate(self, model, *, units: dict[int, list[tuple[str, Any]]], unit_modules: dict[int, list[Any]],
                  task: "Task", batches: list[dict], generator=None) -> dict[int, float]:
@@ -112,10 +120,15 @@ class TaskOptions:
     """Options every task understands."""
 
     data_dir: str | None = None
+    """A local folder of <lang>/<split>.jsonl in the hub schema (default: the task's own source)."""
     languages: list[str] | None = None
+    """Evaluation languages (default: every language the source has)."""
     max_length: int = 128
+    """Tokens per example after truncation."""
     train_limit: int | None = None
+    """Train on at most this many examples."""
     eval_limit: int | None = None
+    """Evaluate on at most this many examples per language."""
 
 
 class Task(Plugin):

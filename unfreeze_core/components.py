@@ -22,6 +22,32 @@ class Components:
     estimator: FisherEstimator | None
     provenance: dict[str, dict]
     """kind -> {"name", "plugin", "version"}: what plugins.json records."""
+    selector_scores: bool = False
+    """The selector scores units with the run's Fisher estimator (it declares an ``estimator`` option)."""
+
+
+def run_name(config: RunConfig, parts: Components) -> str:
+    """The group folder's name: task-adapter-selector, plus the estimator when the selector scores with one."""
+    name = f"{config.task}-{config.adapter}-{config.selector}"
+    return f"{name}-{config.fisher}" if parts.selector_scores else name
+
+
+def resolve_estimator(config: RunConfig, selector_cls: type, pairs: list[tuple]) -> bool:
+    """A selector whose ``Options`` declare ``estimator`` scores with that estimator: it becomes the run's
+    ``--fisher`` (so ``-o fisher.KEY=V`` configures it and plugins.json records it). True for such a selector."""
+    if "estimator" not in {f.name for f in fields(selector_cls.Options)}:
+        return False
+    wanted = (config.options.get("selector") or {}).get("estimator")
+    for kind, key, value in pairs:
+        if key == "estimator" and kind in (None, "selector"):
+            wanted = value
+    if wanted is None or wanted == config.fisher:
+        return True
+    if config.fisher != RunConfig.fisher or config.fisher_every:
+        raise UnfreezeError(f"-o estimator={wanted} and --fisher {config.fisher} name different estimators, but a "
+                            f"run scores with one (it also drives --fisher-every): give --fisher {wanted}")
+    config.fisher = wanted
+    return True
 
 
 def route_options(config: RunConfig, classes: dict[str, type], pairs: list[tuple]) -> None:
@@ -44,7 +70,9 @@ def config_name(config: RunConfig, kind: str) -> str:
 
 
 def build(config: RunConfig, plugins: Plugins, option_pairs: list[tuple] = ()) -> Components:
+    plugins.warn_failures()  # a run says when a plugin it may need did not load
     registries = plugins.registries()
+    selector_scores = resolve_estimator(config, registries["selectors"].get(config.selector), list(option_pairs))
     classes = {}
     for kind, registry in KIND_REGISTRY.items():
         if kind == "fisher" and not registries[registry].entries and config.fisher_every == 0:
@@ -58,4 +86,5 @@ def build(config: RunConfig, plugins: Plugins, option_pairs: list[tuple] = ()) -
         name = config_name(config, kind)
         owner = registries[KIND_REGISTRY[kind]].owners[name]
         provenance[kind] = {"name": name, "plugin": owner, "version": plugins.versions.get(owner)}
-    return Components(made["task"], made["adapter"], made["selector"], made.get("fisher"), provenance)
+    return Components(made["task"], made["adapter"], made["selector"], made.get("fisher"), provenance,
+                      selector_scores)

@@ -10,8 +10,9 @@
 - ``StopWhenRanked`` wraps an estimator that streams per-example values (``stream``) and stops once
   the best of some candidate units is ahead of every other candidate with confidence (FUN's use).
 - ``PerExampleSquaredNorms`` computes, inside one batched backward pass, Σ_params ||∇ log p(ŷ_i|x_i)||²
-  per example and per unit, for nn.Linear layers and for ``adapters``' LoRA modules (lora_A,
-  lora_B), from the layers' inputs and the gradients at their outputs.
+  per example and per unit, for nn.Linear layers and for ``adapters``' LoRA (lora_A, lora_B) and
+  (IA)³ (lora_B) modules, from the layers' inputs and the gradients at their outputs; other modules'
+  parameters go to ``loop_sq_norms`` (one backward per example) through ``per_example_sq_norms``.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def fisher_scores(model, backend, task, estimator, batches, generator=None, *, i
 
 
 class _LinearUse:
-    """A weight used as ``out = inp @ weight.T (+ bias)``; one (inp, out) pair per call in the forward."""
+    """A weight used as ``out = inp @ weight.T (+ bias)`` (or a bias-like vector when ``weight`` is None:
+    ``out`` = the vector repeated per row); one (inp, out) pair per call in the forward."""
 
     __slots__ = ("weight", "bias", "inputs", "outputs")
 
@@ -117,7 +119,7 @@ class _LinearUse:
 
     def add(self, inp, out):
         if out.requires_grad:
-            self.inputs.append(inp.detach())
+            self.inputs.append(None if inp is None else inp.detach())
             self.outputs.append(out)
 
     def clear(self):
@@ -137,76 +139,110 @@ def _by_example(tensors, n):
     return out.to(torch.promote_types(out.dtype, torch.float32))
 
 
+def uses_gram(tokens: int, d_in: int, d_out: int) -> bool:
+    """Whether ``linear_sq_norms`` takes the Gram-matrix route (cheaper when T·(in+out) < in·out)."""
+    return tokens * (d_in + d_out) < d_in * d_out
+
+
+def gram_sq_norms(a, g):
+    """Per-example Σ_{t,t'} (g_t·g_t')(a_t·a_t') = ||Σ_t g_t a_tᵀ||² from a [n, T, in], g [n, T, out]."""
+    import torch
+
+    return (torch.bmm(a, a.transpose(1, 2)) * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
+
+
+def outer_sq_norms(a, g):
+    """Per-example ||Σ_t g_t a_tᵀ||² by materialising the per-example gradients [n, out, in]."""
+    import torch
+
+    return torch.bmm(g.transpose(1, 2), a).pow(2).sum(dim=(1, 2))
+
+
 def linear_sq_norms(inputs, grads, n, bias: bool):
     """Per-example ||Σ_t g_t a_tᵀ||² (+ ||Σ_t g_t||² for the bias) from inputs a and output grads g.
 
-    Uses Gram matrices Σ_{t,t'} (g_t·g_t')(a_t·a_t') when T·(in+out) < in·out, else materialises the
-    per-example gradients [n, out, in]."""
-    import torch
-
+    Uses Gram matrices (``gram_sq_norms``) when ``uses_gram``, else materialises the per-example
+    gradients (``outer_sq_norms``)."""
     a, g = _by_example(inputs, n), _by_example(grads, n)
-    tokens, d_in, d_out = a.shape[1], a.shape[2], g.shape[2]
-    if tokens * (d_in + d_out) < d_in * d_out:
-        norms = (torch.bmm(a, a.transpose(1, 2)) * torch.bmm(g, g.transpose(1, 2))).sum(dim=(1, 2))
-    else:
-        norms = torch.bmm(g.transpose(1, 2), a).pow(2).sum(dim=(1, 2))
+    norms = gram_sq_norms(a, g) if uses_gram(a.shape[1], a.shape[2], g.shape[2]) else outer_sq_norms(a, g)
     if bias:
         norms = norms + g.sum(dim=1).pow(2).sum(dim=-1)
     return norms
 
 
-def _lora_class():
+def _adapters_classes():
+    """``adapters``' LoRA and (IA)³ module classes (None where this version lacks one)."""
     try:
-        from adapters.methods.lora import LoRA
+        from adapters.methods import lora
     except ImportError:  # pragma: no cover - adapters is a dependency of every backend here
-        return None
-    return LoRA
+        return None, None
+    return getattr(lora, "LoRA", None), getattr(lora, "IA3", None)
 
 
 class PerExampleSquaredNorms:
     """Capture the units' layer inputs in the forward; ``compute`` returns {unit: [B] squared grad norms}.
 
-    Supported trainable modules: ``nn.Linear`` (bottleneck adapters' down/up projections, gates) and
-    ``adapters``' ``LoRA`` (its forward is re-expressed as u = x Aᵀ, v = u Bᵀ, out = v·scaling (or ·gate),
-    numerically the same ops, so that A and B are two Linear-like uses). Any other module holding a
-    trainable parameter raises, rather than silently missing its gradient. Rows of a batch must be
-    example-major ([B·m, ...]); dropout must be off (eval mode).
+    Decomposed in the one batched backward (exact, no loop over examples):
+
+    - ``nn.Linear`` (exactly that type: bottleneck adapters' down/up projections, gates);
+    - ``adapters``' ``LoRA`` (its forward is re-expressed as u = x Aᵀ, v = u Bᵀ, out = v·scaling (or
+      ·gate), numerically the same ops, so that A and B are two Linear-like uses);
+    - ``adapters``' ``IA3`` (the scaling vector b is re-expressed as v = b repeated per row, out = v·scaling
+      (or ·gate), so b is used like a bias).
+
+    Any other module holding a trainable parameter (DoRA, VeRA, a LayerNorm, a custom module ...) is
+    unsupported here: with ``fallback=False`` it raises; with ``fallback=True`` its parameters are listed
+    in ``self.fallback`` ({unit: [parameters]}) for ``loop_sq_norms``, which gets their per-example
+    gradients exactly by one backward per example (``per_example_sq_norms`` does both). Rows of a
+    batch must be example-major ([B·m, ...]); dropout must be off (eval mode).
     """
 
-    def __init__(self, unit_modules: dict[int, list]):
+    def __init__(self, unit_modules: dict[int, list], fallback: bool = False):
         self.unit_modules = unit_modules
+        self.allow_fallback = fallback
         self.uses: dict[int, list[_LinearUse]] = {}
+        self.fallback: dict[int, list] = {}
         self.handles = []
+        self.active = True
 
     def __enter__(self):
+        for unit, modules in self.unit_modules.items():
+            self.uses.setdefault(unit, [])
+            for top in modules:
+                self._visit(unit, top)
+        return self
+
+    def _visit(self, unit, module):
         import torch.nn as nn
 
-        lora_cls = _lora_class()
-        for unit, modules in self.unit_modules.items():
-            uses = self.uses.setdefault(unit, [])
-            for top in modules:
-                for module in top.modules():
-                    own = [p for p in module.parameters(recurse=False) if p.requires_grad]
-                    if not own:
-                        continue
-                    if isinstance(module, nn.Linear):
-                        use = _LinearUse(module.weight if module.weight.requires_grad else None,
-                                         module.bias if module.bias is not None and module.bias.requires_grad
-                                         else None)
-                        uses.append(use)
-                        self.handles.append(module.register_forward_hook(self._linear_hook(use)))
-                    elif lora_cls is not None and type(module) is lora_cls:
-                        if getattr(module, "use_dora", False):
-                            raise NotImplementedError("per-example norms do not support DoRA")
-                        a_use = _LinearUse(module.lora_A if module.lora_A.requires_grad else None, None)
-                        b_use = _LinearUse(module.lora_B if module.lora_B.requires_grad else None, None)
-                        uses += [a_use, b_use]
-                        self.handles.append(module.register_forward_hook(self._lora_hook(a_use, b_use),
-                                                                         with_kwargs=True))
-                    else:
-                        raise NotImplementedError(
-                            f"per-example gradient norms: unsupported trainable module {type(module).__name__}")
-        return self
+        lora_cls, ia3_cls = _adapters_classes()
+        uses = self.uses[unit]
+        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if type(module) is nn.Linear:
+            if own:
+                use = _LinearUse(module.weight if module.weight.requires_grad else None,
+                                 module.bias if module.bias is not None and module.bias.requires_grad else None)
+                uses.append(use)
+                self.handles.append(module.register_forward_hook(self._linear_hook(use)))
+            return
+        if lora_cls is not None and type(module) is lora_cls and not getattr(module, "use_dora", False):
+            a_use = _LinearUse(module.lora_A if module.lora_A.requires_grad else None, None)
+            b_use = _LinearUse(module.lora_B if module.lora_B.requires_grad else None, None)
+            uses += [a_use, b_use]
+            self.handles.append(module.register_forward_hook(self._lora_hook(a_use, b_use), with_kwargs=True))
+        elif ia3_cls is not None and type(module) is ia3_cls and not getattr(module, "use_dora", False):
+            b_use = _LinearUse(None, module.lora_B if module.lora_B.requires_grad else None)
+            uses.append(b_use)
+            self.handles.append(module.register_forward_hook(self._ia3_hook(b_use), with_kwargs=True))
+        elif own:
+            if not self.allow_fallback:
+                raise NotImplementedError(
+                    f"per-example gradient norms: unsupported trainable module {type(module).__name__}"
+                    " (use PerExampleSquaredNorms(..., fallback=True) and loop_sq_norms for it)")
+            self.fallback.setdefault(unit, []).extend(p for p in module.parameters() if p.requires_grad)
+            return  # the whole subtree is handled by the per-example loop
+        for child in module.children():
+            self._visit(unit, child)
 
     def __exit__(self, *exc):
         for handle in self.handles:
@@ -216,24 +252,36 @@ class PerExampleSquaredNorms:
             for use in uses:
                 use.clear()
 
-    @staticmethod
-    def _linear_hook(use):
+    @contextmanager
+    def paused(self):
+        """Forwards inside run the modules unchanged and capture nothing (the per-example loop's)."""
+        self.active = False
+        try:
+            yield self
+        finally:
+            self.active = True
+
+    def _linear_hook(self, use):
         def hook(module, args, output):
-            use.add(args[0], output)
+            if self.active:
+                use.add(args[0], output)
         return hook
 
     @staticmethod
-    def _lora_hook(a_use, b_use):
+    def _lora_inputs(args, kwargs):
+        names = ("hidden_states", "layer_input")
+        values = dict(zip(names, args), **{k: v for k, v in kwargs.items() if k in names})
+        return values.get("hidden_states"), values["layer_input"]
+
+    def _lora_hook(self, a_use, b_use):
         import torch
         import torch.nn as nn
 
         def hook(module, args, kwargs, output):
-            if not torch.is_grad_enabled():
+            if not self.active or not torch.is_grad_enabled():
                 return None
-            names = ("hidden_states", "layer_input")
-            values = dict(zip(names, args), **{k: v for k, v in kwargs.items() if k in names})
-            x = values.get("hidden_states")
-            x = values["layer_input"] if x is None else x
+            hidden, layer_input = self._lora_inputs(args, kwargs)
+            x = layer_input if hidden is None else hidden
             dropout = module.lora_dropout
             if isinstance(dropout, nn.Dropout) and dropout.training and dropout.p > 0:
                 raise RuntimeError("per-example norms need LoRA dropout off: estimate in eval mode")
@@ -245,8 +293,23 @@ class PerExampleSquaredNorms:
             return (v * gate if module.use_gating else v * module.scaling), gate
         return hook
 
+    def _ia3_hook(self, b_use):
+        import torch
+
+        def hook(module, args, kwargs, output):
+            if not self.active or not torch.is_grad_enabled():
+                return None
+            hidden, layer_input = self._lora_inputs(args, kwargs)
+            v = module.lora_B.view(1, 1, -1).repeat(layer_input.shape[0], 1, 1)  # one row per example
+            b_use.add(None, v)
+            out = v if hidden is None else hidden * v
+            _, gate = output
+            return (out * gate if module.use_gating else out * module.scaling), gate
+        return hook
+
     def compute(self, objective, num_examples: int) -> dict:
-        """Backpropagate ``objective`` (Σ_i log p(ŷ_i|x_i)) once; per unit, the [num_examples] squared norms."""
+        """Backpropagate ``objective`` (Σ_i log p(ŷ_i|x_i)) once; per unit, the [num_examples] squared norms
+        of the decomposed modules' parameters (not of ``self.fallback``'s)."""
         import torch
 
         captured = [(unit, use) for unit, uses in self.uses.items() for use in uses if use.outputs]
@@ -269,6 +332,38 @@ class PerExampleSquaredNorms:
                 use.clear()
         device = objective.device
         return {unit: torch.zeros(num_examples, device=device) if v is None else v for unit, v in norms.items()}
+
+
+def loop_sq_norms(model, task, inputs: dict, labels: list, params: dict[int, list]) -> dict:
+    """{unit: [B] Σ_params ||∇ log p(ŷ_i|x_i)||²} for ``params`` by one forward and backward per example
+    (exact for any module, B times the cost): the fallback for modules ``PerExampleSquaredNorms`` cannot
+    decompose. ``inputs`` is a batch without labels, ``labels`` the ŷ per head drawn for the whole batch."""
+    import torch
+
+    n = labels[0].shape[0]
+    flat = [p for ps in params.values() for p in ps]
+    out = {u: torch.zeros(n, dtype=torch.float64) for u in params}
+    for i in range(n):
+        one = {k: v[i:i + 1] for k, v in inputs.items()}
+        logp = log_probs(task.output_distributions(model(**one)), [y[i:i + 1] for y in labels]).sum()
+        grads = iter(torch.autograd.grad(logp, flat, allow_unused=True))
+        for u, ps in params.items():
+            out[u][i] = sum(float(g.double().pow(2).sum()) for g in (next(grads) for _ in ps) if g is not None)
+    return out
+
+
+def per_example_sq_norms(capture: PerExampleSquaredNorms, model, task, inputs: dict, dists: list,
+                         labels: list) -> dict:
+    """{unit: [B] squared gradient norms per example} of every unit parameter: the decomposed modules from
+    one batched backward of Σ_i log p(ŷ_i|x_i), ``capture.fallback``'s by ``loop_sq_norms``."""
+    n = dists[0].shape[0]
+    norms = capture.compute(log_probs(dists, labels).sum(), n)
+    if capture.fallback:
+        with capture.paused():
+            extra = loop_sq_norms(model, task, inputs, labels, capture.fallback)
+        for u, values in extra.items():
+            norms[u] = norms[u] + values.to(device=norms[u].device, dtype=norms[u].dtype)
+    return norms
 
 
 # -- sequential stopping: as few batches as the decision needs ----------------------------------------

@@ -76,3 +76,45 @@ def parse_options(options_cls: type, raw: dict | None, owner: str):
 
 def option_names(options_cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(options_cls)]
+
+
+def type_name(hint) -> str:
+    """``int``, ``list[int] | None``: an annotation as a user writes it."""
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    return str(hint).replace("typing.", "").replace("NoneType", "None")
+
+
+def _attribute_docs(options_cls: type) -> dict[str, str]:
+    """Docstrings written under fields (``x: int = 1`` then ``\"\"\"...\"\"\"``), read from the source."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(options_cls)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    docs, body = {}, tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def describe_options(options_cls: type) -> list[dict]:
+    """One {"name", "type", "default", "doc"} per option, in declaration order (``unfreeze plugins show``)."""
+    hints = typing.get_type_hints(options_cls)
+    docs = _attribute_docs(options_cls)
+    rows = []
+    for f in dataclasses.fields(options_cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = "(required)"
+        rows.append({"name": f.name, "type": type_name(hints.get(f.name, typing.Any)), "default": default,
+                     "doc": docs.get(f.name, "")})
+    return rows

@@ -8,6 +8,8 @@ Nothing here imports torch, so ``unfreeze plugins`` stays fast.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
@@ -21,6 +23,11 @@ GROUP = "unfreeze"
 LOAD_ENV = "UNFREEZE_LOAD_PLUGINS"
 
 
+HEAVY_MODULES = ("torch", "transformers", "adapters", "datasets", "accelerate", "tensorflow", "jax", "pandas",
+                 "sklearn", "scipy")
+"""Top-level modules whose import at a plugin's module top makes ``unfreeze plugins`` slow."""
+
+
 @dataclass
 class PluginInfo:
     name: str
@@ -28,14 +35,23 @@ class PluginInfo:
     hooks: list[str]
     registers: dict[str, list[str]]
     error: str | None = None
+    distribution: str | None = None
+    """The distribution (``pip uninstall`` name) providing the entry point; None for in-process plugins."""
+    import_seconds: float | None = None
+    """How long importing the entry point's module took (None: not loaded from an entry point)."""
+    heavy_imports: list[str] = field(default_factory=list)
+    """Heavy modules (``HEAVY_MODULES``) first imported while loading this plugin."""
 
     def as_dict(self) -> dict:
         return {
             "name": self.name,
+            "distribution": self.distribution,
             "version": self.version,
             "hooks": self.hooks,
             "registers": self.registers,
             "error": self.error,
+            "import_seconds": self.import_seconds,
+            "heavy_imports": self.heavy_imports,
         }
 
 
@@ -46,6 +62,10 @@ class Plugins:
     manager: pluggy.PluginManager
     versions: dict[str, str | None] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    distributions: dict[str, str] = field(default_factory=dict)
+    import_seconds: dict[str, float] = field(default_factory=dict)
+    heavy_imports: dict[str, list[str]] = field(default_factory=dict)
+    warned: bool = False
 
     @property
     def hook(self):
@@ -66,7 +86,7 @@ class Plugins:
         strict: a duplicate name or a failing register hook raises; otherwise it is recorded in
         ``failures`` under the plugin's name and the plugin's other registrations are kept.
         """
-        registries = {kind: Registry(kind) for kind in KINDS}
+        registries = {kind: Registry(kind, failed=self.failures) for kind in KINDS}
         for kind in KINDS:
             caller = getattr(self.manager.hook, f"register_{kind}")
             for impl in caller.get_hookimpls():
@@ -92,8 +112,22 @@ class Plugins:
             plugin = self.manager.get_plugin(name)
             hooks = sorted(c.name for c in self.manager.get_hookcallers(plugin) or []) if plugin else []
             registers = {kind: registries[kind].by_plugin(name) for kind in KINDS}
-            rows.append(PluginInfo(name, self.versions.get(name), hooks, registers, self.failures.get(name)))
+            rows.append(PluginInfo(name, self.versions.get(name), hooks, registers, self.failures.get(name),
+                                   self.distributions.get(name), self.import_seconds.get(name),
+                                   self.heavy_imports.get(name, [])))
         return rows
+
+    def warn_failures(self, stream=None) -> None:
+        """One ``Warning:`` line on stderr per plugin that failed to load (once per process)."""
+        if self.warned or not self.failures:
+            return
+        self.warned = True
+        stream = stream or sys.stderr
+        for name, error in sorted(self.failures.items()):
+            dist = self.distributions.get(name)
+            where = f" (from {dist})" if dist else ""
+            stream.write(f"Warning: plugin {name!r}{where} failed to load: {error.splitlines()[0] if error else ''}"
+                         f" - see `unfreeze plugins`\n")
 
 
 def _allowed() -> set[str] | None:
@@ -113,13 +147,19 @@ def load_plugins() -> Plugins:
         if allowed is not None and ep.name not in allowed:
             continue
         version = ep.dist.version if ep.dist else None
+        plugins.versions[ep.name] = version
+        if ep.dist is not None:
+            plugins.distributions[ep.name] = ep.dist.metadata["Name"] or ep.dist.name
+        before = set(sys.modules)
+        start = time.perf_counter()
         try:
             module = ep.load()
             manager.register(module, name=ep.name)
-            plugins.versions[ep.name] = version
         except Exception as exc:  # recorded and shown by `unfreeze plugins`
-            plugins.versions[ep.name] = version
             plugins.failures[ep.name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            plugins.import_seconds[ep.name] = time.perf_counter() - start
+            plugins.heavy_imports[ep.name] = sorted(m for m in set(sys.modules) - before if m in HEAVY_MODULES)
     return plugins
 
 

@@ -22,6 +22,8 @@ class Registry:
     kind: str
     entries: dict[str, type] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Plugins that failed to load (name -> error): an unknown name may be theirs."""
 
     def add(self, name: str, cls: type, plugin: str) -> None:
         if not isinstance(name, str) or not name:
@@ -38,8 +40,12 @@ class Registry:
         try:
             return self.entries[name]
         except KeyError:
+            hint = ""
+            if self.failed:
+                broken = ", ".join(repr(p) for p in sorted(self.failed))
+                hint = f" (plugin {broken} failed to load and may provide it: see `unfreeze plugins`)"
             raise UnknownNameError(
-                f"unknown {SINGULAR[self.kind]} {name!r}; available: {', '.join(self.names()) or 'none'}"
+                f"unknown {SINGULAR[self.kind]} {name!r}; available: {', '.join(self.names()) or 'none'}{hint}"
             ) from None
 
     def names(self) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from .components import build
+from .components import build, run_name
 from .config import RunConfig, build_config
 from .errors import UnfreezeError
 from .plugins import get_plugins
@@ -60,7 +60,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     parts = build(config, plugins, option_pairs)
     accelerator = Accelerator(mixed_precision=config.mixed_precision,
                               **accelerator_kwargs(config.report_to, config.output_dir))
-    group = new_group_dir(config.output_dir, f"{config.task}-{config.adapter}-{config.selector}")
+    group = new_group_dir(config.output_dir, run_name(config, parts))
     if accelerator.num_processes > 1:  # every rank writes into the main rank's folder
         from accelerate.utils import broadcast_object_list
 

@@ -32,7 +32,9 @@ class Exact(FisherEstimator):
     """Eq. 1: mean over examples of Σ_params ||∇ log p(ŷ_i|x_i)||², ŷ_i ~ p(·|x_i), per unit.
 
     Per-example squared norms come from one batched backward of Σ_i log p(ŷ_i|x_i) per batch
-    (``unfreeze_core.fisher.PerExampleSquaredNorms``), not from a loop over examples.
+    (``unfreeze_core.fisher.PerExampleSquaredNorms``: nn.Linear, LoRA and (IA)³ modules), not from a
+    loop over examples; parameters of any other module get theirs from one backward per example
+    (``loop_sq_norms``): exact for every backend, slower only for those parameters.
     """
 
     @dataclass
@@ -46,14 +48,15 @@ class Exact(FisherEstimator):
 
     def stream(self, model, *, units, unit_modules, task, batches, generator=None):
         """Per batch, {unit: [B] squared gradient norms per example}; their mean over examples is tr(F)."""
-        from unfreeze_core.fisher import PerExampleSquaredNorms, argmax_labels, log_probs, model_inputs, \
-            sample_labels
+        from unfreeze_core.fisher import PerExampleSquaredNorms, argmax_labels, model_inputs, \
+            per_example_sq_norms, sample_labels
 
-        with PerExampleSquaredNorms(unit_modules) as capture:
+        with PerExampleSquaredNorms(unit_modules, fallback=True) as capture:
             for batch in batches:
-                dists = task.output_distributions(model(**model_inputs(batch)))
+                inputs = model_inputs(batch)
+                dists = task.output_distributions(model(**inputs))
                 labels = sample_labels(dists, generator) if self.options.labels == "sample" else argmax_labels(dists)
-                norms = capture.compute(log_probs(dists, labels).sum(), dists[0].shape[0])
+                norms = per_example_sq_norms(capture, model, task, inputs, dists, labels)
                 yield {u: norms[u] for u in units}
 
     def estimate(self, model, *, units, unit_modules, task, batches, generator=None):

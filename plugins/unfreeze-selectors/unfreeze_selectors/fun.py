@@ -38,14 +38,6 @@ class FUN(Selector):
             if self.min_batches <= 0 or self.stop_z < 0:
                 raise ValueError("min_batches must be positive and stop_z >= 0")
 
-    def check(self, num_units):
-        self._estimator = None
-        if self.options.estimator is not None:
-            from unfreeze_core.plugins import get_plugins
-
-            cls = get_plugins().registries()["fisher_estimators"].get(self.options.estimator)
-            self._estimator = cls()
-
     def select(self, ctx: SelectionContext):
         if self.options.top_first and ctx.step == 0:
             return [ctx.num_units - 1]
@@ -55,10 +47,9 @@ class FUN(Selector):
             raise UnfreezeError("the fisher selector needs the trainer's tr(F) service")
         from unfreeze_core.fisher import StopWhenRanked
 
-        chosen, frozen, options = getattr(self, "_estimator", None), list(ctx.frozen), self.options
+        frozen, options = list(ctx.frozen), self.options
 
-        def sequential(default):
-            inner = chosen or default
+        def sequential(inner):  # the run's estimator: the core makes -o estimator=NAME the run's --fisher
             return inner and StopWhenRanked(inner, frozen, z=options.stop_z, min_batches=options.min_batches)
 
         scores = ctx.fisher(batches=self.options.fisher_batches, estimator=sequential)

@@ -1,0 +1,97 @@
+"""`unfreeze plugins` for users and authors: distributions, options, import times, 80 columns; failed
+plugins named by `unfreeze run`; `unfreeze install` runs pip with unfreeze's own Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def fake_distribution(root, dist: str, module: str, entry: str, code: str) -> None:
+    """An installed-looking distribution (a dist-info folder) on ``root`` with one unfreeze entry point."""
+    (root / f"{module}.py").write_text(code)
+    info = root / f"{dist.replace('-', '_')}-0.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.2\n")
+    (info / "entry_points.txt").write_text(f"[unfreeze]\n{entry} = {module}\n")
+
+
+@pytest.fixture(scope="module")
+def extra_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    fake_distribution(root, "slow-unfreeze-plugin", "slow_unfreeze_plugin", "slowpoke",
+                      "import time\ntime.sleep(0.6)\n"
+                      "from unfreeze_core import hookimpl, Selector\n"
+                      "class Nothing(Selector):\n    'Never unfreezes anything.'\n"
+                      "    def select(self, ctx):\n        return []\n"
+                      "@hookimpl\ndef register_selectors(register):\n    register('nothing-at-all', Nothing)\n")
+    fake_distribution(root, "broken-unfreeze-plugin", "broken_unfreeze_plugin2", "broken",
+                      "raise RuntimeError('this plugin is broken')\n")
+    return root
+
+
+def unfreeze(*args, path=None, columns=80):
+    env = {**os.environ, "COLUMNS": str(columns)}
+    if path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(path), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "unfreeze_cli", *args], capture_output=True, text=True, env=env)
+
+
+def test_listing_names_distributions_slow_and_broken_plugins_in_80_columns(extra_path):
+    result = unfreeze("plugins", path=extra_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "slowpoke · slow-unfreeze-plugin 0.2 · import" in out
+    assert "fisher · unfreeze-fisher 0.1.0" in out  # the name to uninstall, not only the entry point's
+    assert "slow: 'slowpoke' (slow-unfreeze-plugin)" in out
+    assert "this plugin is broken" in out
+    assert "register_fisher_estimators" in out.split()  # hook names are whole words, never cut
+    assert max(len(line) for line in out.splitlines()) <= 80
+    rows = {r["name"]: r for r in json.loads(unfreeze("plugins", "--json", path=extra_path).stdout)}
+    assert rows["slowpoke"]["distribution"] == "slow-unfreeze-plugin" and rows["slowpoke"]["import_seconds"] >= 0.6
+    wide = unfreeze("plugins", "--options", path=extra_path).stdout
+    assert max(len(line) for line in wide.splitlines()) <= 80
+
+
+def test_show_lists_options_with_types_and_defaults():
+    result = unfreeze("plugins", "show", "fisher")  # the plugin unfreeze-fisher and the selector fisher
+    assert result.returncode == 0, result.stderr
+    assert "labels: str = 'sample'" in result.stdout
+    assert "fisher_batches: int = 40" in result.stdout and "estimator: str | None = None" in result.stdout
+    by_dist = unfreeze("plugins", "show", "unfreeze-madx").stdout
+    assert "reduction_factor: int = 16" in by_dist
+    missing = unfreeze("plugins", "show", "nope")
+    assert missing.returncode == 2 and missing.stderr.startswith("Error: no plugin or registered name 'nope'")
+
+
+def test_run_warns_about_a_failed_plugin_and_the_unknown_name_hints_at_it(extra_path):
+    result = unfreeze("run", "--selector", "nope", path=extra_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("Warning: plugin 'broken' (from broken-unfreeze-plugin) failed to load")
+    assert lines[-1].startswith("Error: unknown selector 'nope'") and "'broken' failed to load" in lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_install_and_uninstall_use_unfreezes_own_python(monkeypatch):
+    from click.testing import CliRunner
+
+    from unfreeze_cli import install as install_cmd
+    from unfreeze_cli.main import cli
+
+    calls = []
+
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args) or Done())
+    assert CliRunner().invoke(cli, ["install", "my-selector", "-U"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["uninstall", "my-selector"]).exit_code == 0
+    assert calls == [[sys.executable, "-m", "pip", "install", "my-selector", "--upgrade"],
+                     [sys.executable, "-m", "pip", "uninstall", "-y", "my-selector"]]
+    refused = CliRunner().invoke(cli, ["uninstall", "unfreeze"])
+    assert refused.exit_code == 1 and "refusing" in refused.output
