@@ -77,3 +77,67 @@ def test_cli_resume_reads_the_run_directorys_own_config(nli_dir, tmp_path):
     assert json.loads((run_dir / "results.json").read_text())["selector"] == first["selector"] == "topdown"
     missing = CliRunner().invoke(cli, ["run", "--resume", str(tmp_path)])
     assert missing.exit_code == 1 and "no config.yaml" in missing.output
+
+
+class Hostile:
+    """Unpickling this writes a marker file: what a crafted checkpoint.pt would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_hostile_legacy_checkpoint_runs_nothing(tmp_path):
+    from unfreeze_core.errors import UnfreezeError
+
+    marker = tmp_path / "pwned"
+    torch.save({"step": 4, "weights": {}, "extra": Hostile(marker)}, tmp_path / "checkpoint.pt")
+    with pytest.raises(UnfreezeError, match="refusing checkpoint") as info:
+        checkpoint.load(tmp_path)
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def test_a_plain_legacy_checkpoint_still_loads(tmp_path):
+    torch.save({"step": 3, "weights": {"w": torch.ones(2)}, "window": [0.5], "rng": checkpoint.rng_state()},
+               tmp_path / "checkpoint.pt")
+    state = checkpoint.load(tmp_path)
+    assert state["step"] == 3 and torch.equal(state["weights"]["w"], torch.ones(2))
+    checkpoint.restore_rng(state["rng"])
+
+
+def test_the_checkpoint_holds_no_pickle_and_round_trips(tmp_path):
+    import random
+
+    import numpy as np
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    checkpoint.save(tmp_path, config={"k": 3}, step=1, weights=dict(model.state_dict()),
+                    optimizer=optimizer.state_dict(), scheduler={"last_epoch": 1}, schedule={"events": []},
+                    window=[0.25])
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    state = checkpoint.load(tmp_path)
+    assert not (tmp_path / "checkpoint.pt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary file left
+    assert b"\x80\x04" not in (tmp_path / "checkpoint.safetensors").read_bytes()[:8]
+    assert state["config"] == {"k": 3} and state["fingerprint"] == checkpoint.fingerprint({"k": 3})
+    fresh = torch.optim.AdamW(torch.nn.Linear(3, 2).parameters(), lr=0.1)
+    fresh.load_state_dict(state["optimizer"])
+    assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    checkpoint.restore_rng(state["rng"])
+    assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":"])
+def test_an_empty_or_corrupt_checkpoint_is_one_line(tmp_path, content):
+    from unfreeze_core.errors import UnfreezeError
+
+    (tmp_path / "checkpoint.safetensors").write_bytes(content)
+    with pytest.raises(UnfreezeError, match="checkpoint") as info:
+        checkpoint.load(tmp_path)
+    assert "\n" not in str(info.value)
