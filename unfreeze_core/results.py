@@ -22,13 +22,23 @@ def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> 
 
 
 def new_group_dir(output_dir: str | Path, name: str) -> Path:
-    """``output_dir/name``, or ``name-2``, ``name-3`` ... so an earlier run is never overwritten."""
-    base = Path(output_dir) / name
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{name}-{n}")
-    return candidate
+    """Make and return ``output_dir/name``, or ``name-2``, ``name-3`` ... so an earlier run is never
+    overwritten; the folder is created exclusively, so two runs started together never share one."""
+    from .errors import UnfreezeError
+
+    output_dir = Path(output_dir)
+    n = 1
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            candidate = output_dir / (name if n == 1 else f"{name}-{n}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                n += 1
+    except OSError as exc:
+        raise UnfreezeError(f"cannot make a run folder in {output_dir}: {exc.strerror or exc}") from None
 
 
 def load_results(paths) -> list[dict]:
