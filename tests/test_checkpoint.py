@@ -141,3 +141,60 @@ def test_an_empty_or_corrupt_checkpoint_is_one_line(tmp_path, content):
     with pytest.raises(UnfreezeError, match="checkpoint") as info:
         checkpoint.load(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_a_stop_signal_checkpoints_at_the_step_boundary_and_resumes_identically(nli_dir, tmp_path):
+    import signal
+
+    config = make_config(nli_dir, tmp_path)
+    trainer(config, tmp_path / "whole").run()
+    holder = {}
+
+    def signal_at_10(step, *rest):
+        if step == 10:
+            holder["t"].stop_signal = signal.SIGTERM
+
+    holder["t"] = stopped = trainer(config, tmp_path / "stopped", signal_at_10)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.run()
+    assert checkpoint.load(tmp_path / "stopped")["step"] == 10  # not 8: saved where the signal stopped it
+    trainer(config, tmp_path / "stopped").run(resume=True)
+    whole, resumed = checkpoint.load(tmp_path / "whole"), checkpoint.load(tmp_path / "stopped")
+    for name, value in whole["weights"].items():
+        assert torch.equal(value, resumed["weights"][name]), name
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_good_checkpoint(nli_dir, tmp_path):
+    from unfreeze_core.training import Diverged
+
+    config = make_config(nli_dir, tmp_path)
+    t = trainer(config, tmp_path / "run")
+    step_ = t._step
+
+    def poisoned(batches):
+        loss = step_(batches)
+        return float("nan") if t.scheduler.last_epoch == 9 else loss  # the 10th update's loss
+
+    t._step = poisoned
+    with pytest.raises(Diverged, match="at step 10") as info:
+        t.run()
+    assert "step 8" in str(info.value) and "\n" not in str(info.value)
+    assert checkpoint.load(tmp_path / "run")["step"] == 8
+    assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_resume_refuses_an_edited_config_naming_the_field(nli_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    args = ["run", "--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir", str(nli_dir), "--selector", "topdown",
+            "--k", "2", "--steps", "8", "--checkpoint-every", "4", "--output-dir", str(tmp_path)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    run_dir = tmp_path / "nli-madx-topdown" / "seed1"
+    flags = CliRunner().invoke(cli, ["run", "--resume", str(run_dir), "--steps", "80", "--selector", "bogus"])
+    assert flags.exit_code == 1 and "--steps cannot be given with --resume" in flags.output
+    path = run_dir / "config.yaml"
+    path.write_text(path.read_text().replace("k: 2", "k: 3"))
+    edited = CliRunner().invoke(cli, ["run", "--resume", str(run_dir), "--threads", "1"])
+    assert edited.exit_code == 1 and "k was 2, now 3" in edited.output, edited.output

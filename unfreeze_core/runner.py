@@ -205,16 +205,21 @@ def remove_unstarted(run_dir: Path) -> None:
 
 
 @contextmanager
-def interruptible(run_dir: Path):
-    """SIGINT and SIGTERM end the run with one line saying how to resume it (exit 130 / 143)."""
+def interruptible(run_dir: Path, trainer=None):
+    """SIGINT and SIGTERM end the run with one line saying how to resume it (exit 130 / 143). In the training
+    loop the trainer stops at the next step boundary and checkpoints there; elsewhere (building, evaluating),
+    or at a second signal, the run stops at once and the last checkpoint is kept."""
     import signal
     import threading
 
     def stop(signum, frame):
+        if trainer is not None and trainer.in_loop and trainer.stop_signal is None:
+            trainer.stop_signal = signum
+            return
         raise KeyboardInterrupt(signum)
 
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
         yield
     except KeyboardInterrupt as exc:
@@ -236,8 +241,8 @@ def interruptible(run_dir: Path):
         error.exit_code = code
         raise error from None
     finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resume: bool = False) -> dict | None:
@@ -267,8 +272,9 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
 
         progress.start()
     try:
-        with interruptible(run_dir):
-            result = Trainer(config, parts, accelerator, seed, run_dir, plugins.hook, update).run(resume=resume)
+        trainer = Trainer(config, parts, accelerator, seed, run_dir, plugins.hook, update)
+        with interruptible(run_dir, trainer):
+            result = trainer.run(resume=resume)
     except BaseException:
         if accelerator.is_main_process and not resume:
             remove_unstarted(run_dir)

@@ -54,6 +54,10 @@ def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
 
 
+class Diverged(UnfreezeError):
+    """A non-finite training loss: the run stops, its last good checkpoint kept, no results written."""
+
+
 class Trainer:
     """Trains one seed; ``hook`` is the plugin manager's hook relay for event hooks."""
 
@@ -61,6 +65,9 @@ class Trainer:
                  progress=None):
         self.config, self.parts, self.accelerator = config, parts, accelerator
         self.seed, self.run_dir, self.hook, self.progress = seed, Path(run_dir), hook, progress
+        self.stop_signal: int | None = None
+        """Set (by the runner's SIGINT/SIGTERM handler) to stop after the current step with a checkpoint."""
+        self.in_loop = False
 
     def build(self) -> None:
         """Model, data, controller, optimizer and LR schedule of this seed, prepared by accelerate."""
@@ -105,6 +112,7 @@ class Trainer:
         log = RunLog(self.run_dir, keep_until=done, enabled=acc.is_main_process)
         batches = self._endless(self.loader, skip=done * config.grad_accum)
         last_unfreeze, started = None, time.time()
+        self.in_loop = acc.num_processes == 1  # a signal then stops at the next step boundary, with a checkpoint
         for step in range(done, self.steps):
             new = self.unfreezer.advance(step, self.inner_model)
             if new:
@@ -114,6 +122,8 @@ class Trainer:
             if config.fisher_every and step % config.fisher_every == 0:
                 self._main_only(log, lambda: self.unfreezer.track(self.inner_model, step, config.fisher_batches))
             loss = self._step(batches)
+            if not self._finite(loss):
+                raise Diverged(self._diverged(step + 1, loss))
             self.scheduler.step()
             window.append(loss)
             if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
@@ -132,8 +142,28 @@ class Trainer:
                 self.save_checkpoint(step + 1, window)
             if self.progress:
                 self.progress(step + 1, self.steps, loss, self.schedule.trainable, last_unfreeze)
+            if self.stop_signal is not None:  # SIGINT/SIGTERM: a checkpoint at this step boundary, then stop
+                if acc.is_main_process:
+                    self.save_checkpoint(step + 1, window)
+                log.close()
+                raise KeyboardInterrupt(self.stop_signal)
+        self.in_loop = False
         log.close()
         return self.finish()
+
+    def _finite(self, loss: float) -> bool:
+        """Whether every process's loss is finite (one all-reduce under several processes)."""
+        if self.accelerator.num_processes > 1:
+            import torch
+
+            loss = self.accelerator.reduce(torch.tensor([loss], device=self.accelerator.device), "sum").item()
+        return math.isfinite(loss)
+
+    def _diverged(self, step: int, loss: float) -> str:
+        state = checkpoint.exists(self.run_dir) and checkpoint.load(self.run_dir)
+        kept = f"the last good checkpoint (step {state['step']}) is kept" if state else "no checkpoint was written"
+        return (f"the training loss is {loss} at step {step}: training diverged (try a lower --lr); {kept}, "
+                f"no results are written ({self.run_dir})")
 
     def _main_only(self, log: RunLog, measure) -> None:
         """A record measured on the main process only (tr(F), validation): logged and told to the hooks."""
@@ -176,7 +206,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, done: int, window: list[float]) -> None:
-        checkpoint.save(self.run_dir, step=done,
+        checkpoint.save(self.run_dir, config={**self.config.as_dict(), "seeds": [self.seed]}, step=done,
                         weights=checkpoint.params_state(self.inner_model, self.trainable_params),
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                         schedule=self.unfreezer.state_dict(), window=window)
