@@ -119,6 +119,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     if accelerator.is_main_process:
         preflight(config, parts)
+    made_output = not Path(config.output_dir).exists()
     group = new_group_dir(config.output_dir, f"{config.task}-{config.adapter}-{config.selector}") \
         if accelerator.is_main_process else None
     if accelerator.num_processes > 1:  # every rank writes into the main rank's folder
@@ -131,6 +132,8 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     finally:
         if accelerator.is_main_process:
             remove_if_empty(group)
+            if made_output:
+                remove_if_empty(Path(config.output_dir))
     results = [r for r in results if r is not None]
     if len(results) > 1:
         print_rows(aggregate(results), console)
@@ -267,10 +270,11 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
             else:
                 step_at, units = last
                 last_text = (",".join(map(str, units)) if len(units) <= 3 else f"{len(units)} units") + f" @{step_at}"
+            if not progress.live.is_started:  # shown from the first step: a run refused while building prints one line
+                progress.start()
             progress.update(bar, completed=step, total=steps, loss=f"{loss:.3f}", units=f"{len(trainable)}",
                             last=last_text)
 
-        progress.start()
     try:
         trainer = Trainer(config, parts, accelerator, seed, run_dir, plugins.hook, update)
         with interruptible(run_dir, trainer):
