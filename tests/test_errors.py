@@ -338,3 +338,94 @@ def test_plot_skips_and_names_a_bad_run_folder(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plots" / "loss.png").is_file()
     assert f"skipped run folder {bad}" in result.stderr and f"skipped run folder {torn}" in result.stderr
+
+
+# -- runs started at the same instant never share a folder or a temporary file ------------------------------
+
+def _start_together(barrier, out, rounds, queue):
+    import torch
+
+    from unfreeze_core import checkpoint
+    from unfreeze_core.results import new_group_dir
+
+    made = []
+    for _ in range(rounds):
+        barrier.wait()
+        group = new_group_dir(out, "nli-madx-topdown")
+        (group / "owner").write_text(str(len(made)))
+        made.append(str(group))
+        barrier.wait()
+        checkpoint.save(out, step=len(made), weights={"w": torch.zeros(3)}, optimizer={}, scheduler={}, schedule={},
+                        window=[])
+    queue.put(made)
+
+
+def test_two_processes_released_together_get_their_own_folders(tmp_path):
+    import multiprocessing
+
+    from unfreeze_core import checkpoint
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue, rounds = ctx.Barrier(2), ctx.Queue(), 10
+    workers = [ctx.Process(target=_start_together, args=(barrier, tmp_path, rounds, queue)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    made = [queue.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    assert len(set(made[0]) | set(made[1])) == 2 * rounds  # no folder handed to both
+    for folder in made[0] + made[1]:
+        assert [p.name for p in Path(folder).iterdir()] == ["owner"]
+    assert checkpoint.load(tmp_path)["step"] == rounds
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_sigint_outside_the_loop_exits_130_and_keeps_the_checkpoint(tmp_path):
+    import os
+    import signal
+    import time
+
+    import torch
+
+    from unfreeze_core import checkpoint
+    from unfreeze_core.runner import Interrupted, interruptible
+
+    checkpoint.save(tmp_path, step=6, weights={"w": torch.zeros(1)}, optimizer={}, scheduler={}, schedule={}, window=[])
+    with pytest.raises(Interrupted) as info:
+        with interruptible(tmp_path):  # no trainer in its loop: building or evaluating stops at once
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    assert info.value.exit_code == 130
+    assert str(info.value) == f"interrupted by SIGINT; the checkpoint of step 6 is kept: resume with " \
+                              f"`unfreeze run --resume {tmp_path}`"
+
+
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143)])
+def test_a_signal_checkpoints_and_says_how_to_resume(signame, code, nli_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "runs"
+    args = [*TINY, "--steps", "3000", "--data-dir", nli_dir, "--output-dir", out, "--selector", "topdown",
+            "--k", "1", "--checkpoint-every", "1000"]
+    proc = subprocess.Popen([sys.executable, "-m", "unfreeze_cli", "run", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    log = out / "nli-madx-topdown" / "seed1" / "log.jsonl"
+    deadline = time.time() + 120
+    while not (log.is_file() and log.stat().st_size) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(getattr(signal, signame))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert f"interrupted by {signame}; the checkpoint of step" in lines[0]
+    assert f"unfreeze run --resume {log.parent}" in lines[0]
+    from unfreeze_core import checkpoint
+
+    step = checkpoint.load(log.parent)["step"]
+    assert 0 < step < 3000 and step % 1000  # saved where the signal stopped it, not at a periodic checkpoint
