@@ -151,10 +151,13 @@ def test_yaml_files_that_are_not_settings(data, tmp_path):
     latin.write_bytes("selector: topdöwn\n".encode("latin-1"))
     listed = tmp_path / "options.yaml"
     listed.write_text("options: [1, 2]\n")
-    for config, text in ((latin, "is not UTF-8"), (tmp_path, "is a folder"), (listed, "options in")):
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(f"lr: !!python/object/apply:os.system ['touch {tmp_path / 'pwned'}']\n")
+    for config, text in ((latin, "is not UTF-8"), (tmp_path, "is a folder"), (listed, "options in"),
+                         (hostile, "is not valid YAML")):
         result = invoke(["run", "--config", config, "--data-dir", data, "--output-dir", out])
         assert_one_line(result, 1, text)
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / "pwned").exists()
 
 
 def test_an_output_dir_that_is_a_file_or_read_only(data, tmp_path):
@@ -199,7 +202,15 @@ def truncated_weights(root):
     path.write_bytes(path.read_bytes()[:1000])
 
 
+def hostile_bin(root):
+    import torch
+
+    tiny_folder(root, weights=False)
+    torch.save({"x": Hostile(root.parent / "pwned")}, root / "pytorch_model.bin")
+
+
 MODEL_CASES = {
+    "hostile pytorch_model.bin": (hostile_bin, "cannot load model"),
     "no such folder": (None, "cannot load model"),
     "bad hub id": ("bad//id", "cannot load model 'bad//id'"),
     "unknown model_type": (unknown_model_type, "nonsense"),
@@ -222,6 +233,7 @@ def test_models_that_cannot_be_loaded(case, data, tmp_path):
                      "--data-dir", data, "--output-dir", out])
     assert_one_line(result, 1, text)
     assert not out.exists()  # a run refused while loading leaves no half-made run folder
+    assert not (tmp_path / "pwned").exists()
 
 
 # -- resume: checkpoints and configurations ----------------------------------------------------------------

@@ -71,14 +71,15 @@ def check_output_dir(path) -> None:
         raise UnfreezeError(f"--output-dir {path}: {probe} is not writable")
 
 
-def preflight(config: RunConfig, parts) -> None:
+def preflight(config: RunConfig, parts, folder=None) -> None:
     """Everything that can refuse a run, checked before a model is built or a folder is made: the output
-    folder, the model's config, the selector's options and the budget against k·L, and every data split."""
+    folder (``folder``, default --output-dir), the model's config, the selector's options and the budget
+    against k·L, and every data split."""
     from .models import model_config
     from .schedule import Schedule
     from .training import total_steps
 
-    check_output_dir(config.output_dir)
+    check_output_dir(folder or config.output_dir)
     model = model_config(config.model)
     try:
         num_units = parts.backend.num_units(model) if hasattr(parts.backend, "num_units") else None
@@ -117,8 +118,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
-    if accelerator.is_main_process:
-        preflight(config, parts)
+    preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
     group = new_group_dir(config.output_dir, f"{config.task}-{config.adapter}-{config.selector}") \
         if accelerator.is_main_process else None
@@ -168,6 +168,7 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
     quiet_libraries()
     set_threads(config)
     parts = build(config, get_plugins())
+    preflight(config, parts, folder=run_dir)
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
 
