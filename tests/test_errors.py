@@ -32,6 +32,7 @@ def assert_one_line(result, code: int, text: str):
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert not lines[0].startswith("Error: unexpected"), lines[0]  # foreseen, not caught by the last resort
     assert text in lines[0], lines[0]
 
 

@@ -79,6 +79,7 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
     from .schedule import Schedule
     from .training import total_steps
 
+    config.validate()  # again: a RunConfig made in code has not been through build_config
     check_output_dir(folder or config.output_dir)
     model = model_config(config.model)
     try:
