@@ -144,6 +144,35 @@ def test_bad_data_in_any_split_is_found_before_training(case, data, tmp_path):
     assert not out.exists()
 
 
+OTHER_TASKS = {
+    "copa: question neither cause nor effect": ("copa", "qk/test.jsonl", {"question": "why"},
+                                                "qk/test: row 2 has question = 'why'"),
+    "copa: label 2 of two choices": ("copa", "qd/test.jsonl", {"label": 2}, "qd/test: row 2 has label = 2"),
+    "qa: answers without offsets": ("qa", "en/train.jsonl", {"answers": {"text": ["x"]}}, "en/train: row 2 has answers"),
+    "qa: null context": ("qa", "qk/test.jsonl", {"context": None}, "qk/test: row 2 has context = None"),
+}
+
+
+@pytest.mark.parametrize("case", OTHER_TASKS)
+def test_bad_data_of_the_other_task_kinds(case, tmp_path):
+    from unfreeze_core import world
+
+    task, file, change, text = OTHER_TASKS[case]
+    root = tmp_path / task
+    for lang in world.LANGUAGES:  # the world's files, train and test cut short
+        for split in ("train", "validation", "test"):
+            source = world.data_dir(task) / lang / f"{split}.jsonl"
+            if source.is_file():
+                (root / lang).mkdir(parents=True, exist_ok=True)
+                (root / lang / source.name).write_text("".join(source.read_text(encoding="utf-8").splitlines(True)[:20]),
+                                                       encoding="utf-8")
+    rewrite(root / file, 2, **change)
+    out = tmp_path / "runs"
+    result = invoke(["run", "--task", task, *TINY, "--data-dir", root, "--output-dir", out])
+    assert_one_line(result, 1, text)
+    assert not out.exists()
+
+
 # -- configuration files, output folders, models -----------------------------------------------------------
 
 def test_yaml_files_that_are_not_settings(data, tmp_path):

@@ -108,6 +108,13 @@ def check_labels(data, name: str, num: int, what: str) -> None:
             raise UnfreezeError(f"{what}: row {row} has {name} = {value!r}, expected an integer 0..{num - 1}")
 
 
+def check_choice(data, name: str, allowed, what: str) -> None:
+    """Every value of ``name`` is one of ``allowed`` (COPA's question: cause or effect)."""
+    for row, value in enumerate(column(data, name, what)):
+        if value not in allowed:
+            raise UnfreezeError(f"{what}: row {row} has {name} = {value!r}, expected one of {', '.join(allowed)}")
+
+
 def check_answers(data, name: str, what: str) -> None:
     """SQuAD answers: {text: [str], answer_start: [int]} of equal length."""
     for row, value in enumerate(column(data, name, what)):
