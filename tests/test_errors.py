@@ -146,7 +146,7 @@ def test_bad_data_in_any_split_is_found_before_training(case, data, tmp_path):
 
 OTHER_TASKS = {
     "copa: question neither cause nor effect": ("copa", "qk/test.jsonl", {"question": "why"},
-                                                "qk/test: row 2 has question = 'why'"),
+                                                "qk/test: row 2: question 'why' is not one of cause, effect"),
     "copa: label 2 of two choices": ("copa", "qd/test.jsonl", {"label": 2}, "qd/test: row 2 has label = 2"),
     "qa: answers without offsets": ("qa", "en/train.jsonl", {"answers": {"text": ["x"]}}, "en/train: row 2 has answers"),
     "qa: null context": ("qa", "qk/test.jsonl", {"context": None}, "qk/test: row 2 has context = None"),

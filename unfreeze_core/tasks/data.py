@@ -112,7 +112,7 @@ def check_choice(data, name: str, allowed, what: str) -> None:
     """Every value of ``name`` is one of ``allowed`` (COPA's question: cause or effect)."""
     for row, value in enumerate(column(data, name, what)):
         if value not in allowed:
-            raise UnfreezeError(f"{what}: row {row} has {name} = {value!r}, expected one of {', '.join(allowed)}")
+            raise UnfreezeError(f"{what}: row {row}: {name} {value!r} is not one of {', '.join(allowed)}")
 
 
 def check_answers(data, name: str, what: str) -> None:
