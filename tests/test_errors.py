@@ -473,3 +473,47 @@ def test_a_signal_checkpoints_and_says_how_to_resume(signame, code, nli_dir, tmp
 
     step = checkpoint.load(log.parent)["step"]
     assert 0 < step < 3000 and step % 1000  # saved where the signal stopped it, not at a periodic checkpoint
+
+
+# -- a third party's plugin that refuses: one line naming it ---------------------------------------------------
+
+@pytest.mark.parametrize("where", ["check", "setup"])
+def test_a_plugins_value_error_is_one_line_naming_it(where, data, tmp_path):
+    from unfreeze_core.api import AdapterBackend, Selector
+    from unfreeze_core.hookspecs import hookimpl
+    from unfreeze_core.plugins import get_plugins
+    from unfreeze_core.units import TaskAdapterBackend
+
+    class Picky(Selector):
+        def check(self, num_units):
+            raise ValueError(f"needs 12 units, the model has {num_units}")
+
+        def select(self, ctx):
+            return ctx.frozen[:1]
+
+    class Refusing(TaskAdapterBackend, AdapterBackend):
+        def setup(self, model, **kwargs):
+            raise ValueError("this backend supports DeBERTa-v2 models only")
+
+    class ThirdParty:
+        @hookimpl
+        def register_selectors(self, register):
+            register("picky", Picky)
+
+        @hookimpl
+        def register_adapter_backends(self, register):
+            register("refusing", Refusing)
+
+    plugins = get_plugins()
+    plugins.register(ThirdParty(), name="third-party")
+    try:
+        args = ["--selector", "picky"] if where == "check" else ["--adapter", "refusing", "--selector", "topdown"]
+        out = tmp_path / "runs"
+        result = invoke(["run", "--model", "tiny", "--steps", "4", "--k", "1", "--data-dir", data, *args,
+                         "--output-dir", out])
+        expected = "selector 'picky' (plugin third-party): needs 12 units, the model has 4" if where == "check" else \
+            "adapter 'refusing' (plugin third-party): this backend supports DeBERTa-v2 models only"
+        assert_one_line(result, 1, expected)
+        assert not out.exists()
+    finally:
+        plugins.unregister("third-party")

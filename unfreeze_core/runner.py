@@ -11,7 +11,7 @@ import yaml
 
 from .components import build
 from .config import RunConfig, build_config
-from .errors import UnfreezeError
+from .errors import UnfreezeError, plugin_error
 from .plugins import get_plugins
 from .results import aggregate, new_group_dir
 
@@ -44,12 +44,6 @@ def set_threads(config: RunConfig) -> None:
         import torch
 
         torch.set_num_threads(config.threads)
-
-
-def plugin_error(parts, kind: str, exc: Exception) -> UnfreezeError:
-    """A plugin's ValueError/UnfreezeError as one line naming the plugin."""
-    info = parts.provenance.get(kind, {})
-    return UnfreezeError(f"{kind} {info.get('name', '?')!r} (plugin {info.get('plugin', '?')}): {exc}")
 
 
 def check_output_dir(path) -> None:
@@ -85,19 +79,19 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
     try:
         num_units = parts.backend.num_units(model) if hasattr(parts.backend, "num_units") else None
     except (ValueError, UnfreezeError) as exc:
-        raise plugin_error(parts, "adapter", exc) from None
+        raise plugin_error(parts.provenance, "adapter", exc) from None
     try:
         languages = parts.task.languages()
         rows = parts.task.check_data(languages, validation=bool(config.eval_every)) \
             if hasattr(parts.task, "check_data") else None
     except ValueError as exc:
-        raise plugin_error(parts, "task", exc) from None
+        raise plugin_error(parts.provenance, "task", exc) from None
     if not num_units:
         return
     try:
         schedule = Schedule(parts.selector, num_units, config.k)  # runs Selector.check(num_units)
     except (ValueError, UnfreezeError) as exc:
-        raise plugin_error(parts, "selector", exc) from None
+        raise plugin_error(parts.provenance, "selector", exc) from None
     if config.steps is None and config.epochs is not None and rows is None:
         return  # the budget in steps is known once the training features are made (checked again then)
     steps = total_steps(config, -(-(rows or 0) // config.batch_size))

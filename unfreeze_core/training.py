@@ -15,7 +15,7 @@ from . import checkpoint, evaluation
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
-from .errors import UnfreezeError
+from .errors import UnfreezeError, plugin_error
 from .models import load_model
 from .runlog import RunLog
 
@@ -36,9 +36,12 @@ def prepare_model(config: RunConfig, parts: Components) -> Prepared:
     model, tokenizer = load_model(config.model)
     languages = parts.task.languages()
     parts.task.add_head(model)
-    parts.backend.setup(model, train_language=parts.task.train_language, languages=languages,
-                        model_name=config.model)
-    units = parts.backend.units(model)
+    try:
+        parts.backend.setup(model, train_language=parts.task.train_language, languages=languages,
+                            model_name=config.model)
+        units = parts.backend.units(model)
+    except ValueError as exc:  # the backend refuses this model: one line naming it
+        raise plugin_error(parts.provenance, "adapter", exc) from None
     unit_ids = {id(p) for params in units.values() for _, p in params}
     head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in unit_ids]
     for params in units.values():
