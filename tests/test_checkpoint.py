@@ -198,3 +198,17 @@ def test_resume_refuses_an_edited_config_naming_the_field(nli_dir, tmp_path):
     path.write_text(path.read_text().replace("k: 2", "k: 3"))
     edited = CliRunner().invoke(cli, ["run", "--resume", str(run_dir), "--threads", "1"])
     assert edited.exit_code == 1 and "k was 2, now 3" in edited.output, edited.output
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(nli_dir, tmp_path):
+    from unfreeze_core.errors import UnfreezeError
+
+    config = make_config(nli_dir, tmp_path)
+    trainer(config, tmp_path / "run").run()
+    state = checkpoint.load(tmp_path / "run")
+    name = next(iter(state["weights"]))
+    state["weights"][name] = torch.zeros(3)  # a tensor of another shape under a real name
+    checkpoint.save(tmp_path / "run", **{k: v for k, v in state.items() if k not in ("rng", "config", "fingerprint")})
+    with pytest.raises(UnfreezeError, match="does not fit this run") as info:
+        trainer(config, tmp_path / "run").run(resume=True)
+    assert "\n" not in str(info.value)

@@ -219,13 +219,23 @@ class Trainer:
         state = checkpoint.load(self.run_dir)
         if state is None:
             raise UnfreezeError(f"no checkpoint to resume in {self.run_dir}")
-        self.inner_model.load_state_dict(state["weights"], strict=False)
-        self.unfreezer.load_state_dict(state["schedule"])
-        self.rewrap()
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        checkpoint.restore_rng(state["rng"])
-        return state["step"], state["window"]
+        ids = {id(p) for p in self.trainable_params}
+        names = {n for n, p in self.inner_model.named_parameters() if id(p) in ids}
+        try:
+            if set(state["weights"]) != names:
+                odd = sorted(set(state["weights"]) ^ names)[0]
+                raise ValueError(f"its weights and this model's trainable parameters differ ({odd})")
+            self.inner_model.load_state_dict(state["weights"], strict=False)
+            self.unfreezer.load_state_dict(state["schedule"])
+            self.rewrap()
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            checkpoint.restore_rng(state["rng"])
+            return int(state["step"]), list(state["window"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()
+            raise UnfreezeError(f"the checkpoint in {self.run_dir} does not fit this run "
+                                f"({first[0] if first else type(exc).__name__})") from None
 
     # -- the end -------------------------------------------------------------------------------------------
     def finish(self) -> dict:
