@@ -108,7 +108,10 @@ def _join(value, tensors: dict):
         if "$tensor" in value:
             return tensors[value["$tensor"]]
         if "$ndarray" in value:
-            return np.asarray(value["$ndarray"], dtype=value["dtype"])
+            dtype = np.dtype(str(value["dtype"]))
+            if dtype.kind not in "biuf":  # numbers only (the NumPy RNG state), never objects
+                raise ValueError(f"array of dtype {dtype} in a checkpoint")
+            return np.asarray(value["$ndarray"], dtype=dtype)
         if "$tuple" in value:
             return tuple(_join(v, tensors) for v in value["$tuple"])
         if "$dict" in value:
