@@ -50,7 +50,7 @@ def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resu
                                           ("--seeds", seeds or more_seeds), ("--data-dir", data_dir),
                                           ("--languages", languages)) if value]
         given += ["--" + name.replace("_", "-") for name, value in flags.items()
-                  if value is not None and name not in RESUME_FLAGS]
+                  if value not in (None, ()) and name not in RESUME_FLAGS]  # () : a multiple option not given
         if given:
             raise UnfreezeError(f"{given[0]} cannot be given with --resume: a run continues with the configuration "
                                 f"it was started with (only {', '.join('--' + f for f in RESUME_FLAGS)} may change)")
