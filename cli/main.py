@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -9,8 +10,12 @@ import click
 from unfreeze_core.errors import UnfreezeError
 
 
+DEBUG_ENV = "UNFREEZE_DEBUG"
+
+
 class Group(click.Group):
-    """Turns UnfreezeError into one line on stderr and the error's exit code."""
+    """Turns UnfreezeError into one line on stderr and the error's exit code; Ctrl-C into exit 130; anything
+    unforeseen into one line too (a bug to report), with the traceback when UNFREEZE_DEBUG=1."""
 
     def invoke(self, ctx):
         try:
@@ -18,6 +23,18 @@ class Group(click.Group):
         except UnfreezeError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            first = str(exc).strip().splitlines()
+            click.echo(f"Error: unexpected {type(exc).__name__}: {first[0] if first else ''} (a bug: please report it; "
+                       f"{DEBUG_ENV}=1 shows the traceback)", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=Group)

@@ -16,9 +16,13 @@ def report(paths, fmt):
     from unfreeze_core.errors import UnfreezeError
     from unfreeze_core.results import aggregate, load_results
 
-    results = load_results(paths or ["runs"])
+    skipped: list[str] = []
+    results = load_results(paths or ["runs"], skipped)
+    for note in skipped:
+        click.echo(f"skipped {note}", err=True)
     if not results:
-        raise UnfreezeError(f"no results.json under {', '.join(paths or ['runs'])}")
+        usable = "usable " if skipped else ""
+        raise UnfreezeError(f"no {usable}results.json under {', '.join(paths or ['runs'])}")
     rows = aggregate(results)
     from unfreeze_core import tables
 

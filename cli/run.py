@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from unfreeze_core.errors import UnfreezeError
+
+RESUME_FLAGS = ("threads",)
+"""Flags that may be given with --resume (docs/errors.md)."""
+
 
 @click.command()
 @click.option("--task", help="Task name (default: nli, the embedded world's NLI).")
@@ -33,7 +38,9 @@ import click
 @click.option("--checkpoint-every", type=int, help="Save a resumable checkpoint every N steps (default: 100; 0: off).")
 @click.option("--report-to", "report_to", multiple=True, metavar="TRACKER",
               help="Experiment tracker (tensorboard, wandb, mlflow, trackio); several allowed: --report-to a --report-to b or a,b.")
-@click.option("--resume", "resume_dir", type=click.Path(), help="Continue the seed run in this folder from its checkpoint.")
+@click.option("--resume", "resume_dir", type=click.Path(),
+              help="Continue the seed run in this folder from its checkpoint (with its own "
+                   "config.yaml; only --threads may be given too).")
 @click.argument("more_seeds", nargs=-1, type=int, required=False)
 def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resume_dir, **flags):
     """Train a task adapter with scheduled unfreezing and evaluate it zero-shot per language."""
@@ -41,7 +48,15 @@ def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resu
     from unfreeze_core.runner import resume, run_all
 
     if resume_dir:
-        resume(resume_dir)
+        given = [name for name, value in (("--config", config_file), ("-o", options), ("--seed", seed),
+                                          ("--seeds", seeds or more_seeds), ("--data-dir", data_dir),
+                                          ("--languages", languages)) if value]
+        given += ["--" + name.replace("_", "-") for name, value in flags.items()
+                  if value not in (None, ()) and name not in RESUME_FLAGS]  # () : a multiple option not given
+        if given:
+            raise UnfreezeError(f"{given[0]} cannot be given with --resume: a run continues with the configuration "
+                                f"it was started with (only {', '.join('--' + f for f in RESUME_FLAGS)} may change)")
+        resume(resume_dir, threads=flags.get("threads"))
         return
     all_seeds = [*([seed] if seed is not None else []), *seeds, *more_seeds]
     if more_seeds and not seeds:

@@ -77,3 +77,138 @@ def test_cli_resume_reads_the_run_directorys_own_config(nli_dir, tmp_path):
     assert json.loads((run_dir / "results.json").read_text())["selector"] == first["selector"] == "topdown"
     missing = CliRunner().invoke(cli, ["run", "--resume", str(tmp_path)])
     assert missing.exit_code == 1 and "no config.yaml" in missing.output
+
+
+class Hostile:
+    """Unpickling this writes a marker file: what a crafted checkpoint.pt would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_hostile_legacy_checkpoint_runs_nothing(tmp_path):
+    from unfreeze_core.errors import UnfreezeError
+
+    marker = tmp_path / "pwned"
+    torch.save({"step": 4, "weights": {}, "extra": Hostile(marker)}, tmp_path / "checkpoint.pt")
+    with pytest.raises(UnfreezeError, match="refusing checkpoint") as info:
+        checkpoint.load(tmp_path)
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def test_a_plain_legacy_checkpoint_still_loads(tmp_path):
+    torch.save({"step": 3, "weights": {"w": torch.ones(2)}, "window": [0.5], "rng": checkpoint.rng_state()},
+               tmp_path / "checkpoint.pt")
+    state = checkpoint.load(tmp_path)
+    assert state["step"] == 3 and torch.equal(state["weights"]["w"], torch.ones(2))
+    checkpoint.restore_rng(state["rng"])
+
+
+def test_the_checkpoint_holds_no_pickle_and_round_trips(tmp_path):
+    import random
+
+    import numpy as np
+
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    checkpoint.save(tmp_path, config={"k": 3}, step=1, weights=dict(model.state_dict()),
+                    optimizer=optimizer.state_dict(), scheduler={"last_epoch": 1}, schedule={"events": []},
+                    window=[0.25])
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    state = checkpoint.load(tmp_path)
+    assert not (tmp_path / "checkpoint.pt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary file left
+    assert b"\x80\x04" not in (tmp_path / "checkpoint.safetensors").read_bytes()[:8]
+    assert state["config"] == {"k": 3} and state["fingerprint"] == checkpoint.fingerprint({"k": 3})
+    fresh = torch.optim.AdamW(torch.nn.Linear(3, 2).parameters(), lr=0.1)
+    fresh.load_state_dict(state["optimizer"])
+    assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    checkpoint.restore_rng(state["rng"])
+    assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":"])
+def test_an_empty_or_corrupt_checkpoint_is_one_line(tmp_path, content):
+    from unfreeze_core.errors import UnfreezeError
+
+    (tmp_path / "checkpoint.safetensors").write_bytes(content)
+    with pytest.raises(UnfreezeError, match="checkpoint") as info:
+        checkpoint.load(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_stop_signal_checkpoints_at_the_step_boundary_and_resumes_identically(nli_dir, tmp_path):
+    import signal
+
+    config = make_config(nli_dir, tmp_path)
+    trainer(config, tmp_path / "whole").run()
+    holder = {}
+
+    def signal_at_10(step, *rest):
+        if step == 10:
+            holder["t"].stop_signal = signal.SIGTERM
+
+    holder["t"] = stopped = trainer(config, tmp_path / "stopped", signal_at_10)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.run()
+    assert checkpoint.load(tmp_path / "stopped")["step"] == 10  # not 8: saved where the signal stopped it
+    trainer(config, tmp_path / "stopped").run(resume=True)
+    whole, resumed = checkpoint.load(tmp_path / "whole"), checkpoint.load(tmp_path / "stopped")
+    for name, value in whole["weights"].items():
+        assert torch.equal(value, resumed["weights"][name]), name
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_good_checkpoint(nli_dir, tmp_path):
+    from unfreeze_core.training import Diverged
+
+    config = make_config(nli_dir, tmp_path)
+    t = trainer(config, tmp_path / "run")
+    step_ = t._step
+
+    def poisoned(batches):
+        loss = step_(batches)
+        return float("nan") if t.scheduler.last_epoch == 9 else loss  # the 10th update's loss
+
+    t._step = poisoned
+    with pytest.raises(Diverged, match="at step 10") as info:
+        t.run()
+    assert "step 8" in str(info.value) and "\n" not in str(info.value)
+    assert checkpoint.load(tmp_path / "run")["step"] == 8
+    assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_resume_refuses_an_edited_config_naming_the_field(nli_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    args = ["run", "--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir", str(nli_dir), "--selector", "topdown",
+            "--k", "2", "--steps", "8", "--checkpoint-every", "4", "--output-dir", str(tmp_path)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    run_dir = tmp_path / "nli-madx-topdown" / "seed1"
+    flags = CliRunner().invoke(cli, ["run", "--resume", str(run_dir), "--steps", "80", "--selector", "bogus"])
+    assert flags.exit_code == 1 and "--steps cannot be given with --resume" in flags.output
+    path = run_dir / "config.yaml"
+    path.write_text(path.read_text().replace("k: 2", "k: 3"))
+    edited = CliRunner().invoke(cli, ["run", "--resume", str(run_dir), "--threads", "1"])
+    assert edited.exit_code == 1 and "k was 2, now 3" in edited.output, edited.output
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(nli_dir, tmp_path):
+    from unfreeze_core.errors import UnfreezeError
+
+    config = make_config(nli_dir, tmp_path)
+    trainer(config, tmp_path / "run").run()
+    state = checkpoint.load(tmp_path / "run")
+    name = next(iter(state["weights"]))
+    state["weights"][name] = torch.zeros(3)  # a tensor of another shape under a real name
+    checkpoint.save(tmp_path / "run", **{k: v for k, v in state.items() if k not in ("rng", "config", "fingerprint")})
+    with pytest.raises(UnfreezeError, match="does not fit this run") as info:
+        trainer(config, tmp_path / "run").run(resume=True)
+    assert "\n" not in str(info.value)

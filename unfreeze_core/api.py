@@ -85,6 +85,12 @@ class AdapterBackend(Plugin):
         """Unit index -> the modules holding those parameters (nn.Linear or LoRA layers)."""
         raise NotImplementedError
 
+    def num_units(self, model_config) -> int | None:
+        """How many units this backend makes for a model with this ``transformers`` config, known before the
+        model is built (preflight checks the selector's options and the budget k·L with it); None: unknown.
+        Default: one unit per layer (``num_hidden_layers``); override when a unit is something else."""
+        return getattr(model_config, "num_hidden_layers", None)
+
     def activate_language(self, model, lang: str) -> None:
         """Make ``lang`` the active language for evaluation (MAD-X swaps the language adapter)."""
 
@@ -157,6 +163,13 @@ class Task(Plugin):
     def output_distributions(self, outputs) -> list[Any]:
         """The categorical logits [batch, classes] that ŷ is drawn from (QA: start and end)."""
         raise NotImplementedError
+
+    def check_data(self, languages: list[str], validation: bool = False) -> int | None:
+        """Load and validate every split the run will use (train; the train language's validation split when
+        ``validation``; test in each of ``languages``) before the model is built; raise UnfreezeError naming
+        the split and row of the first bad value. Returns the number of training examples when one example
+        is one training feature (the budget of ``--epochs`` is then checked up front), else None."""
+        return None
 
     def evaluate(self, model, tokenizer, lang: str, *, batch_size: int, device, split: str = "test") -> dict[str, float]:
         """Scores in ``lang`` on ``split`` (``test``: zero-shot; ``validation``: the train language's

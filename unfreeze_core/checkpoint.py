@@ -1,16 +1,36 @@
 """Resumable checkpoints: trainable weights, optimizer, LR schedule, unfreezing schedule and RNG states.
 
-Written atomically (temporary file, then rename) into the run directory, so a run that dies keeps
-its last checkpoint and ``unfreeze run --resume RUN_DIR`` continues it to the same final weights.
+One file, ``checkpoint.safetensors``, and no pickle: every tensor (weights, optimizer moments, torch RNG
+states) is a safetensors tensor, everything else (step, loss window, schedule state, LR schedule state,
+optimizer param groups, Python and NumPy RNG states, the run's configuration and its fingerprint) is
+JSON in the file's metadata. Reading it can therefore never run code. It is written to a unique
+temporary name in the run directory and renamed over the old one, so a run that dies keeps its last
+complete checkpoint and ``unfreeze run --resume RUN_DIR`` continues it to the same final weights.
+
+``checkpoint.pt`` files of earlier versions are read with ``torch.load(weights_only=True)`` (plain types,
+tensors and NumPy arrays only); anything else in them is refused with one line, never unpickled.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
+import tempfile
 from pathlib import Path
 
-FILE = "checkpoint.pt"
+from .errors import UnfreezeError
+
+FILE = "checkpoint.safetensors"
+LEGACY_FILE = "checkpoint.pt"
+META_KEY = "unfreeze"
+FORMAT = 1
+SEP = "/"
+
+
+class CheckpointError(UnfreezeError):
+    """A checkpoint that is empty, truncated, corrupt or not ours."""
 
 
 def rng_state() -> dict:
@@ -27,11 +47,13 @@ def restore_rng(state: dict) -> None:
     import numpy as np
     import torch
 
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
 
 
 def trainable_state(model, names: set[str]) -> dict:
@@ -44,18 +66,141 @@ def params_state(model, params: list) -> dict:
     return trainable_state(model, {n for n, p in model.named_parameters() if id(p) in ids})
 
 
-def save(run_dir: Path, **state) -> Path:
+def fingerprint(config: dict) -> str:
+    """sha256 of a configuration's canonical JSON."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# -- tensors <-> one flat dict, everything else <-> JSON ----------------------------------------------
+
+def _split(value, prefix: str, tensors: dict):
+    """``value`` with every tensor replaced by {"$tensor": key} and stored in ``tensors[key]``."""
+    import numpy as np
     import torch
 
-    path = Path(run_dir) / FILE
-    tmp = path.with_suffix(".tmp")
-    torch.save({**state, "rng": rng_state()}, tmp)
-    os.replace(tmp, path)
-    return path
+    if isinstance(value, torch.Tensor):
+        key = prefix
+        tensors[key] = value.detach().cpu().contiguous()
+        return {"$tensor": key}
+    if isinstance(value, np.ndarray):
+        return {"$ndarray": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise TypeError(f"checkpoint keys must be str or int at {prefix}")
+        return {"$dict": [[k, _split(v, f"{prefix}{SEP}{k}", tensors)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"$tuple": [_split(v, f"{prefix}{SEP}{i}", tensors) for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [_split(v, f"{prefix}{SEP}{i}", tensors) for i, v in enumerate(value)]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint (at {prefix})")
+
+
+def _join(value, tensors: dict):
+    import numpy as np
+
+    if isinstance(value, list):
+        return [_join(v, tensors) for v in value]
+    if isinstance(value, dict):
+        if "$tensor" in value:
+            return tensors[value["$tensor"]]
+        if "$ndarray" in value:
+            dtype = np.dtype(str(value["dtype"]))
+            if dtype.kind not in "biuf":  # numbers only (the NumPy RNG state), never objects
+                raise ValueError(f"array of dtype {dtype} in a checkpoint")
+            return np.asarray(value["$ndarray"], dtype=dtype)
+        if "$tuple" in value:
+            return tuple(_join(v, tensors) for v in value["$tuple"])
+        if "$dict" in value:
+            return {k: _join(v, tensors) for k, v in value["$dict"]}
+        raise ValueError(f"unknown entry {sorted(value)}")
+    return value
+
+
+def save(run_dir: Path, *, config: dict | None = None, **state) -> Path:
+    """Write ``state`` (plus the RNG states and ``config``'s fingerprint) atomically to ``run_dir``."""
+    from safetensors.torch import save_file
+
+    run_dir = Path(run_dir)
+    tensors: dict = {}
+    body = {"format": FORMAT, "state": _split({**state, "rng": rng_state()}, "s", tensors)}
+    if config is not None:
+        body["config"] = json.loads(json.dumps(config, default=str))
+        body["fingerprint"] = fingerprint(body["config"])
+    fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=run_dir)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(body)})
+        os.replace(tmp, run_dir / FILE)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return run_dir / FILE
+
+
+def exists(run_dir: Path) -> bool:
+    return (Path(run_dir) / FILE).is_file() or (Path(run_dir) / LEGACY_FILE).is_file()
 
 
 def load(run_dir: Path) -> dict | None:
+    """The state saved in ``run_dir`` (None when there is no checkpoint); ``config`` and ``fingerprint``
+    are included when the checkpoint recorded them. A bad file is one line (CheckpointError)."""
+    run_dir = Path(run_dir)
+    path = run_dir / FILE
+    if path.is_file():
+        return _load_safetensors(path)
+    if (run_dir / LEGACY_FILE).is_file():
+        return _load_legacy(run_dir / LEGACY_FILE)
+    return None
+
+
+def _load_safetensors(path: Path) -> dict:
+    from safetensors import safe_open
+
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (the run died while writing it?); "
+                              f"no step can be resumed from it")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+        body = json.loads(meta[META_KEY])
+        if body.get("format") != FORMAT:
+            raise ValueError(f"unknown checkpoint format {body.get('format')!r}")
+        state = _join(body["state"], tensors)
+        for key in ("step", "weights", "optimizer", "scheduler", "schedule", "window", "rng"):
+            if key not in state:
+                raise KeyError(key)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # truncated, not safetensors, no metadata, bad JSON, missing entries
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete ({type(exc).__name__}: {detail})") from None
+    if "config" in body:
+        state["config"], state["fingerprint"] = body["config"], body.get("fingerprint")
+    return state
+
+
+def _load_legacy(path: Path) -> dict:
+    """A ``checkpoint.pt`` of an earlier version: tensors and plain types only, never arbitrary objects."""
+    import numpy as np
     import torch
 
-    path = Path(run_dir) / FILE
-    return torch.load(path, weights_only=False) if path.is_file() else None
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (the run died while writing it?)")
+    # NumPy's array reconstruction is what the old format's np.random.get_state() needs; nothing else.
+    core = getattr(np, "_core", None) or np.core
+    allowed = [core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"refusing checkpoint {path}: it is not a plain tensors-and-numbers checkpoint "
+                              f"and is never unpickled ({detail[:200]})") from None
+    if not isinstance(state, dict) or "weights" not in state:
+        raise CheckpointError(f"checkpoint {path} is not an unfreeze checkpoint")
+    return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .errors import UnfreezeError
 from .options import parse_options
 
 PLUGIN_KINDS = ("task", "adapter", "selector", "fisher")
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -51,6 +53,10 @@ class RunConfig:
         def bad(message):
             raise UnfreezeError(message)
 
+        for name in ("lr", "epochs", "weight_decay", "max_grad_norm"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                bad(f"--{name.replace('_', '-')} must be a finite number, got {value}")
         if self.k <= 0:
             bad(f"--k must be a positive number of steps, got {self.k}")
         if self.steps is not None and self.epochs is not None:
@@ -82,6 +88,16 @@ class RunConfig:
         for name in self.report_to:
             if name not in NAMES:
                 bad(f"--report-to {name}: unknown tracker (known: {', '.join(NAMES)})")
+        for seed in self.seeds:
+            if not 0 <= seed <= MAX_SEED:
+                bad(f"seed {seed} is outside 0..2**32-1 (the range numpy and torch accept)")
+        twice = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        if twice:
+            bad(f"seed {twice[0]} is given twice: each seed is one run")
+        if self.weight_decay < 0 or self.max_grad_norm < 0:
+            bad("--weight-decay and max_grad_norm must be >= 0")
+        if self.eval_batch_size <= 0:
+            bad(f"eval_batch_size must be positive, got {self.eval_batch_size}")
         unknown = set(self.options) - set(PLUGIN_KINDS)
         if unknown:
             bad(f"unknown options block {sorted(unknown)[0]!r} (known: {', '.join(PLUGIN_KINDS)})")
@@ -92,10 +108,18 @@ class RunConfig:
 
 
 def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping, safe-loaded (no Python objects); every way it can be wrong is one line."""
+    path = Path(path)
+    if path.is_dir():
+        raise UnfreezeError(f"config file {path} is a folder, not a YAML file")
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise UnfreezeError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise UnfreezeError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UnfreezeError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise UnfreezeError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -120,6 +144,9 @@ def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[Run
     """A RunConfig from a YAML file and flags (None = not given); ``-o`` pairs are returned for routing."""
     values = read_yaml(file) if file else {}
     file_options = values.pop("options", None) or {}
+    if not isinstance(file_options, dict):
+        raise UnfreezeError(f"options in {file} must be a mapping of blocks ({', '.join(PLUGIN_KINDS)}), "
+                            f"got {file_options!r}")
     values.update({k: v for k, v in flags.items() if v is not None})
     config = parse_options(RunConfig, values, "config")
     for kind, block in file_options.items():

@@ -15,3 +15,10 @@ class UnknownNameError(UnfreezeError):
 
 class DuplicateNameError(UnfreezeError):
     """Two plugins registered the same name."""
+
+
+def plugin_error(provenance: dict, kind: str, exc: Exception) -> UnfreezeError:
+    """A plugin's ValueError or UnfreezeError as one line naming it: ``selector 'surgical' (plugin selectors): ...``.
+    ``provenance`` is ``Components.provenance`` (kind -> name, plugin, version)."""
+    info = provenance.get(kind, {})
+    return UnfreezeError(f"{kind} {info.get('name', '?')!r} (plugin {info.get('plugin', '?')}): {exc}")

@@ -60,7 +60,13 @@ def read_text(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise UnfreezeError(f"text file not found: {path}")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnfreezeError(f"{path} is not UTF-8 text (byte {exc.start}); convert it, e.g. iconv -t UTF-8") from None
+    except OSError as exc:
+        raise UnfreezeError(f"cannot read text file {path}: {exc.strerror or exc}") from None
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         raise UnfreezeError(f"{path}: no text (the file is empty)")

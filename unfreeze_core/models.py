@@ -94,13 +94,69 @@ def load_model(name: str):
     return model, tokenizer
 
 
+def _load_error(name: str, source: str, exc: Exception, what: str = "model") -> UnfreezeError:
+    hint = "" if Path(source).exists() else " (not a local folder, and the hub is unreachable offline)"
+    lines = str(exc).strip().splitlines()
+    return UnfreezeError(f"cannot load {what} {name!r}{hint}: {lines[0] if lines else type(exc).__name__}")
+
+
+# What loading a bad folder or id raises: missing files (OSError), a bad hub id (HFValidationError, a
+# ValueError), an unknown model_type (ValueError/KeyError), truncated weights (SafetensorError), a missing
+# or broken tokenizer (TypeError/AttributeError inside the tokenizer classes).
+LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, EOFError, ImportError)
+
+
+def _safetensors_error():
+    from safetensors import SafetensorError
+
+    return SafetensorError
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model",
+                   "spm.model", "tokenizer.model")
+
+
+def model_config(name: str):
+    """The transformers config of ``name``, read without building the model (preflight: units, model_type);
+    for a local folder also that its weights are whole (safetensors headers) and a tokenizer is there."""
+    if name in TINY_KINDS:
+        return tiny_config(name, byte_tokenizer())
+    from transformers import AutoConfig
+
+    source = resolve(name)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except LOAD_ERRORS as exc:
+        raise _load_error(name, source, exc) from None
+    folder = Path(source)
+    if folder.is_dir():
+        if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+            raise UnfreezeError(f"cannot load model {name!r}: no tokenizer in {folder} "
+                                f"(expected one of {', '.join(TOKENIZER_FILES[:3])} ...)")
+        from safetensors import safe_open
+
+        for weights in sorted(folder.glob("*.safetensors")):
+            try:
+                with safe_open(str(weights), framework="pt") as f:
+                    f.keys()
+            except Exception as exc:  # a truncated or corrupt file
+                raise UnfreezeError(f"cannot load model {name!r}: {weights.name} is truncated or corrupt ({exc})") from None
+    return config
+
+
 def from_pretrained(name: str, model_class):
     """``(model, tokenizer)`` from a folder or hub id; failing to load is one line, not a traceback."""
     from transformers import AutoTokenizer
 
     source = resolve(name)
     try:
-        return model_class.from_pretrained(source), AutoTokenizer.from_pretrained(source)
-    except OSError as exc:
-        hint = "" if Path(source).exists() else " (not a local folder; the hub is unreachable offline)"
-        raise UnfreezeError(f"cannot load model {name!r}{hint}: {str(exc).splitlines()[0]}") from None
+        model = model_class.from_pretrained(source)
+    except (*LOAD_ERRORS, _safetensors_error()) as exc:
+        raise _load_error(name, source, exc) from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (*LOAD_ERRORS, _safetensors_error()) as exc:
+        raise _load_error(name, source, exc, "the tokenizer of") from None
+    if tokenizer is None or isinstance(tokenizer, bool):
+        raise UnfreezeError(f"cannot load the tokenizer of {name!r}: no tokenizer files in {source}")
+    return model, tokenizer

@@ -92,8 +92,8 @@ def _read_json(path: Path):
 def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict], list[tuple[int, dict]]]:
     losses, fisher, validation = [], [], []
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError) as exc:
         raise UnfreezeError(f"cannot read {path}: {exc}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -125,7 +125,12 @@ def read_run(path: Path) -> Run:
         from .config import read_yaml
 
         config = read_yaml(path / "config.yaml") or {}
-    results = _read_json(path / "results.json") if (path / "results.json").is_file() else None
+    if (path / "results.json").is_file():
+        from .results import read_result
+
+        results = read_result(path / "results.json")
+    else:
+        results = None
     schedule = _read_json(path / "schedule.json") if (path / "schedule.json").is_file() else []
     if not isinstance(schedule, list):
         raise UnfreezeError(f"{path / 'schedule.json'}: expected a list of unfreeze events")
@@ -165,8 +170,19 @@ def _first_metric(validation: list[tuple[int, dict]]) -> str | None:
     return next((k for k in ("accuracy", "f1") if k in keys), next(iter(keys), None))
 
 
-def load_runs(paths) -> list[Run]:
-    runs = [read_run(p) for p in find_run_dirs(paths)]
+def load_runs(paths, skipped: list[str] | None = None) -> list[Run]:
+    """The runs under PATHS. With ``skipped``, a folder whose files are corrupt or incomplete (a refused or
+    killed run) is named there and left out; without it, the first one is an UnfreezeError."""
+    runs = []
+    for folder in find_run_dirs(paths):
+        try:
+            runs.append(read_run(folder))
+        except (UnfreezeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            if skipped is None:
+                raise UnfreezeError(f"run folder {folder}: {exc}") from None
+            skipped.append(f"skipped run folder {folder}: {exc}")
+    if not runs and skipped:
+        raise UnfreezeError(f"no usable run folder under {', '.join(map(str, paths))} ({skipped[0]})")
     return sorted(runs, key=lambda r: (r.group, r.seed))
 
 
@@ -476,9 +492,10 @@ def plot_all(paths, out_dir, smooth: int = 1) -> tuple[list[Path], list[str]]:
     """Every figure for the runs under PATHS, written to OUT_DIR; returns (written PNGs, notes on skipped ones)."""
     if smooth < 1:
         raise UnfreezeError(f"--smooth must be at least 1, got {smooth}")
-    runs = load_runs(paths)
+    notes: list[str] = []
+    runs = load_runs(paths, notes)
     out = Path(out_dir)
-    written, notes = [], []
+    written = []
     figures = [("loss.png", lambda p: plot_loss(runs, p), None),
                ("validation.png", lambda p: plot_validation(runs, p), "no validation curve (use --eval-every N)"),
                ("fisher.png", lambda p: plot_fisher(runs, p, smooth), "no run tracked tr(F) (use --fisher-every N)"),

@@ -6,6 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
+from .errors import UnfreezeError
+
 
 def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
     """results.json of one seed: the main metric per language, its cross-lingual average and minimum."""
@@ -22,22 +24,69 @@ def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> 
 
 
 def new_group_dir(output_dir: str | Path, name: str) -> Path:
-    """``output_dir/name``, or ``name-2``, ``name-3`` ... so an earlier run is never overwritten."""
-    base = Path(output_dir) / name
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{name}-{n}")
-    return candidate
+    """Make and return ``output_dir/name``, or ``name-2``, ``name-3`` ... so an earlier run is never
+    overwritten; the folder is created exclusively, so two runs started together never share one."""
+    from .errors import UnfreezeError
+
+    output_dir = Path(output_dir)
+    n = 1
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            candidate = output_dir / (name if n == 1 else f"{name}-{n}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                n += 1
+    except OSError as exc:
+        raise UnfreezeError(f"cannot make a run folder in {output_dir}: {exc.strerror or exc}") from None
 
 
-def load_results(paths) -> list[dict]:
-    """Every results.json under the given files or folders."""
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def read_result(path: str | Path) -> dict:
+    """One results.json, checked to hold what ``aggregate`` reads; anything else is one line."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UnfreezeError(f"{path}: not readable JSON ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if not isinstance(result, dict):
+        raise UnfreezeError(f"{path}: expected a JSON object")
+    for key in ("task", "adapter", "selector", "metric"):
+        if not isinstance(result.get(key), str):
+            raise UnfreezeError(f"{path}: {key!r} is missing or not text")
+    if not isinstance(result.get("seed"), int):
+        raise UnfreezeError(f"{path}: 'seed' is missing or not an integer")
+    scores = result.get("scores")
+    if not isinstance(scores, dict) or not scores or not all(_number(v) for v in scores.values()):
+        raise UnfreezeError(f"{path}: 'scores' must map languages to numbers")
+    if result.get("avg_xling") is not None and not _number(result["avg_xling"]):
+        raise UnfreezeError(f"{path}: 'avg_xling' is not a number")
+    lowest = result.get("lowest")
+    if lowest is not None and not (isinstance(lowest, dict) and _number(lowest.get("score"))):
+        raise UnfreezeError(f"{path}: 'lowest' must be {{lang, score}}")
+    result.setdefault("avg_xling", None)
+    result.setdefault("lowest", None)
+    return result
+
+
+def load_results(paths, skipped: list[str] | None = None) -> list[dict]:
+    """Every results.json under the given files or folders. With ``skipped``, a corrupt or incomplete one
+    is named there (``path: why``) and left out; without it, the first bad one is an UnfreezeError."""
     found = []
     for path in map(Path, paths):
         files = [path] if path.is_file() else sorted(path.rglob("results.json"))
         for f in files:
-            found.append(json.loads(f.read_text()))
+            try:
+                found.append(read_result(f))
+            except UnfreezeError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
     return found
 
 

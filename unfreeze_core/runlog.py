@@ -12,6 +12,14 @@ from pathlib import Path
 FILE = "log.jsonl"
 
 
+def _step(line: str) -> float:
+    """The step of a log line; a line torn by a kill (or otherwise unreadable) counts as after any checkpoint."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 class RunLog:
     def __init__(self, run_dir: Path, keep_until: int = 0, enabled: bool = True):
         """Open ``run_dir/log.jsonl``, keeping the records of steps <= ``keep_until`` (0: start afresh)."""
@@ -19,8 +27,8 @@ class RunLog:
         if not enabled:
             return
         path = Path(run_dir) / FILE
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= keep_until] \
-            if keep_until and path.exists() else []
+        kept = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                if _step(line) <= keep_until] if keep_until and path.exists() else []
         self.file = open(path, "w")
         self.file.writelines(line + "\n" for line in kept)
 

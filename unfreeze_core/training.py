@@ -16,7 +16,7 @@ from .events import LossRecord, UnfreezeRecord, ValidationRecord
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
-from .errors import UnfreezeError
+from .errors import UnfreezeError, plugin_error
 from .models import load_model
 from .runlog import RunLog
 
@@ -37,9 +37,12 @@ def prepare_model(config: RunConfig, parts: Components) -> Prepared:
     model, tokenizer = load_model(config.model)
     languages = parts.task.languages()
     parts.task.add_head(model)
-    parts.backend.setup(model, train_language=parts.task.train_language, languages=languages,
-                        model_name=config.model)
-    units = parts.backend.units(model)
+    try:
+        parts.backend.setup(model, train_language=parts.task.train_language, languages=languages,
+                            model_name=config.model)
+        units = parts.backend.units(model)
+    except ValueError as exc:  # the backend refuses this model: one line naming it
+        raise plugin_error(parts.provenance, "adapter", exc) from None
     unit_ids = {id(p) for params in units.values() for _, p in params}
     head_params = [p for p in model.parameters() if p.requires_grad and id(p) not in unit_ids]
     for params in units.values():
@@ -55,6 +58,10 @@ def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
 
 
+class Diverged(UnfreezeError):
+    """A non-finite training loss: the run stops, its last good checkpoint kept, no results written."""
+
+
 class Trainer:
     """Trains one seed; ``hook`` is the plugin manager's hook relay for event hooks."""
 
@@ -62,6 +69,9 @@ class Trainer:
                  progress=None):
         self.config, self.parts, self.accelerator = config, parts, accelerator
         self.seed, self.run_dir, self.hook, self.progress = seed, Path(run_dir), hook, progress
+        self.stop_signal: int | None = None
+        """Set (by the runner's SIGINT/SIGTERM handler) to stop after the current step with a checkpoint."""
+        self.in_loop = False
 
     def build(self) -> None:
         """Model, data, controller, optimizer and LR schedule of this seed, prepared by accelerate."""
@@ -106,6 +116,7 @@ class Trainer:
         log = RunLog(self.run_dir, keep_until=done, enabled=acc.is_main_process)
         batches = self._endless(self.loader, skip=done * config.grad_accum)
         last_unfreeze, started = None, time.time()
+        self.in_loop = acc.num_processes == 1  # a signal then stops at the next step boundary, with a checkpoint
         for step in range(done, self.steps):
             new = self.unfreezer.advance(step, self.inner_model)
             if new:
@@ -117,6 +128,8 @@ class Trainer:
             if config.fisher_every and step % config.fisher_every == 0:
                 self._main_only(log, lambda: self.unfreezer.track(self.inner_model, step, config.fisher_batches))
             loss = self._step(batches)
+            if not self._finite(loss):
+                raise Diverged(self._diverged(step + 1, loss))
             self.scheduler.step()
             window.append(loss)
             if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
@@ -134,6 +147,12 @@ class Trainer:
                 self.save_checkpoint(step + 1, window)
             if self.progress:
                 self.progress(step + 1, self.steps, loss, self.schedule.trainable, last_unfreeze)
+            if self.stop_signal is not None:  # SIGINT/SIGTERM: a checkpoint at this step boundary, then stop
+                if acc.is_main_process:
+                    self.save_checkpoint(step + 1, window)
+                log.close()
+                raise KeyboardInterrupt(self.stop_signal)
+        self.in_loop = False
         log.close()
         return self.finish()
 
@@ -143,6 +162,19 @@ class Trainer:
         log.write(line)
         getattr(self.hook, record.hook)(record=record)
         self.hook.on_log(step=record.step, metrics=line)
+    def _finite(self, loss: float) -> bool:
+        """Whether every process's loss is finite (one all-reduce under several processes)."""
+        if self.accelerator.num_processes > 1:
+            import torch
+
+            loss = self.accelerator.reduce(torch.tensor([loss], device=self.accelerator.device), "sum").item()
+        return math.isfinite(loss)
+
+    def _diverged(self, step: int, loss: float) -> str:
+        state = checkpoint.exists(self.run_dir) and checkpoint.load(self.run_dir)
+        kept = f"the last good checkpoint (step {state['step']}) is kept" if state else "no checkpoint was written"
+        return (f"the training loss is {loss} at step {step}: training diverged (try a lower --lr); {kept}, "
+                f"no results are written ({self.run_dir})")
 
     def _main_only(self, log: RunLog, measure) -> None:
         """A record measured on the main process only (tr(F), validation): logged and told to the hooks."""
@@ -183,7 +215,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, done: int, window: list[float]) -> None:
-        checkpoint.save(self.run_dir, step=done,
+        checkpoint.save(self.run_dir, config={**self.config.as_dict(), "seeds": [self.seed]}, step=done,
                         weights=checkpoint.params_state(self.inner_model, self.trainable_params),
                         optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                         schedule=self.unfreezer.state_dict(), window=window)
@@ -193,13 +225,23 @@ class Trainer:
         state = checkpoint.load(self.run_dir)
         if state is None:
             raise UnfreezeError(f"no checkpoint to resume in {self.run_dir}")
-        self.inner_model.load_state_dict(state["weights"], strict=False)
-        self.unfreezer.load_state_dict(state["schedule"])
-        self.rewrap()
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        checkpoint.restore_rng(state["rng"])
-        return state["step"], state["window"]
+        ids = {id(p) for p in self.trainable_params}
+        names = {n for n, p in self.inner_model.named_parameters() if id(p) in ids}
+        try:
+            if set(state["weights"]) != names:
+                odd = sorted(set(state["weights"]) ^ names)[0]
+                raise ValueError(f"its weights and this model's trainable parameters differ ({odd})")
+            self.inner_model.load_state_dict(state["weights"], strict=False)
+            self.unfreezer.load_state_dict(state["schedule"])
+            self.rewrap()
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            checkpoint.restore_rng(state["rng"])
+            return int(state["step"]), list(state["window"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            first = str(exc).strip().splitlines()
+            raise UnfreezeError(f"the checkpoint in {self.run_dir} does not fit this run "
+                                f"({first[0] if first else type(exc).__name__})") from None
 
     # -- the end -------------------------------------------------------------------------------------------
     def finish(self) -> dict:

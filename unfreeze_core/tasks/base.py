@@ -51,11 +51,45 @@ class SourcedTask(Task):
         return sources.check(data, list(self.columns), f"{lang}/{split}")
 
     def load_train(self):
-        return sources.limit(self.load(self.train_language, self.train_split), self.options.train_limit)
+        data = sources.limit(self.load(self.train_language, self.train_split), self.options.train_limit)
+        self.check_values(data, f"{self.train_language}/{self.train_split}")
+        return data
 
     def load_test(self, lang: str, split: str = "test"):
         """An evaluation split (``test``, or ``validation`` for curves during training), cut to eval_limit."""
-        return sources.limit(self.load(lang, self.test_split if split == "test" else split), self.options.eval_limit)
+        split = self.test_split if split == "test" else split
+        data = sources.limit(self.load(lang, split), self.options.eval_limit)
+        self.check_values(data, f"{lang}/{split}")
+        return data
+
+    def check_values(self, data, what: str) -> None:
+        """Every value this task reads: text columns hold text, labels are integers in range, answers are
+        SQuAD answers. Columns come from ``columns``; the label column is ``label_field`` (default
+        ``label``) with ``num_labels`` or ``num_choices`` classes."""
+        label = getattr(self, "label_field", "label")
+        num = getattr(self, "num_labels", None) or getattr(self, "num_choices", None)
+        special = {label, "answers"} if num else {"answers"}
+        sources.check_text(data, [c for c in self.columns if c not in special], what)
+        if num and label in self.columns:
+            sources.check_labels(data, label, num, what)
+        if "answers" in self.columns:
+            sources.check_answers(data, "answers", what)
+
+    def check_data(self, languages: list[str], validation: bool = False) -> int:
+        """Load and validate every split a run will use (train, validation when asked, test per language)
+        before any model is built; returns the number of training features when known (one per example)."""
+        for name in ("train_limit", "eval_limit"):
+            value = getattr(self.options, name, None)
+            if value is not None and value < 1:
+                raise UnfreezeError(f"task option {name} must be a positive number of examples, got {value}")
+        if getattr(self.options, "max_length", 1) <= 0:
+            raise UnfreezeError(f"task option max_length must be positive, got {self.options.max_length}")
+        rows = len(self.load_train())
+        if validation:
+            self.load_test(self.train_language, "validation")
+        for lang in languages:
+            self.load_test(lang)
+        return rows if isinstance(self, CategoricalTask) else None
 
     def languages(self) -> list[str]:
         folder = self.folder()

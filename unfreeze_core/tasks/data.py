@@ -84,5 +84,48 @@ def check(data, columns: list[str], what: str):
     return data
 
 
+def column(data, name: str, what: str) -> list:
+    """The values of one column; bytes that are not UTF-8 (which arrow stores as they are) are one line."""
+    try:
+        return list(data[name])
+    except UnicodeDecodeError as exc:
+        raise UnfreezeError(f"{what}: column {name!r} is not UTF-8 text ({exc.reason} at byte {exc.start} of a value)"
+                            ) from None
+
+
+def check_text(data, columns, what: str) -> None:
+    """Every value of ``columns`` is a string (no null premise, no number where text belongs)."""
+    for name in columns:
+        for row, value in enumerate(column(data, name, what)):
+            if not isinstance(value, str):
+                raise UnfreezeError(f"{what}: row {row} has {name} = {value!r}, expected text")
+
+
+def check_labels(data, name: str, num: int, what: str) -> None:
+    """Every label is an integer in 0..num-1 (not -1, not text, not null)."""
+    for row, value in enumerate(column(data, name, what)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < num:
+            raise UnfreezeError(f"{what}: row {row} has {name} = {value!r}, expected an integer 0..{num - 1}")
+
+
+def check_choice(data, name: str, allowed, what: str) -> None:
+    """Every value of ``name`` is one of ``allowed`` (COPA's question: cause or effect)."""
+    for row, value in enumerate(column(data, name, what)):
+        if value not in allowed:
+            raise UnfreezeError(f"{what}: row {row}: {name} {value!r} is not one of {', '.join(allowed)}")
+
+
+def check_answers(data, name: str, what: str) -> None:
+    """SQuAD answers: {text: [str], answer_start: [int]} of equal length."""
+    for row, value in enumerate(column(data, name, what)):
+        texts = value.get("text") if isinstance(value, dict) else None
+        starts = value.get("answer_start") if isinstance(value, dict) else None
+        if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts) \
+                or not all(isinstance(t, str) for t in texts) \
+                or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in starts):
+            raise UnfreezeError(f"{what}: row {row} has {name} = {value!r}, expected "
+                                "{text: [strings], answer_start: [offsets >= 0]} of equal length")
+
+
 def limit(data, n: int | None):
     return data if n is None or n >= len(data) else data.select(range(n))

@@ -12,6 +12,7 @@ Input is [batch, 2, tokens]; the multiple-choice head scores each pair and retur
 from __future__ import annotations
 
 from ..errors import UnfreezeError
+from . import data as sources
 from . import hub
 from .base import CategoricalTask
 
@@ -29,6 +30,10 @@ class MultipleChoice(CategoricalTask):
 
     def add_head(self, model):
         model.add_multiple_choice_head(self.head_name, num_choices=self.num_choices)
+
+    def check_values(self, data, what):
+        super().check_values(data, what)
+        sources.check_choice(data, "question", QUESTIONS, what)
 
     def encode(self, dataset, tokenizer):
         questions = list(dataset["question"])
