@@ -25,7 +25,7 @@ def test_report_to_tensorboard_logs_every_kind_of_record(nli_dir, tmp_path):
                       "--fisher-every", "4", "--fisher-batches", "2", "--eval-every", "4",
                       "--report-to", "tensorboard", "--output-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    run_dir = tmp_path / "nli-madx-fisher" / "seed1"
+    run_dir = tmp_path / "nli-madx-fisher-exact" / "seed1"
     files = list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     scalars = {}
     for path in files:
