@@ -112,6 +112,10 @@ def split_option(text: str) -> tuple[str | None, str, str]:
 def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[RunConfig, list[tuple]]:
     """A RunConfig from a YAML file and flags (None = not given); ``-o`` pairs are returned for routing."""
     values = read_yaml(file) if file else {}
+    if "axes" in values:  # a grid file (configs/paper/...): the point named by the flags
+        from .grid import run_values
+
+        values = run_values(values, Path(file), flags, options)
     file_options = values.pop("options", None) or {}
     values.update({k: v for k, v in flags.items() if v is not None})
     config = parse_options(RunConfig, values, "config")
@@ -119,4 +123,7 @@ def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[Run
         if not isinstance(block, dict):
             raise UnfreezeError(f"options.{kind} must be a mapping")
         config.options.setdefault(kind, {}).update(block)
+    from .presets import check_budget
+
+    check_budget(config, set(values))
     return config.validate(), [split_option(o) for o in options]
