@@ -13,6 +13,7 @@ so every launcher (local, Ray, Slurm) runs the same thing. The run directory end
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    print(f"cell {args.run_dir}: pid {os.getpid()}, cores {cores}, threads {args.threads or os.environ.get('OMP_NUM_THREADS')}",
+          flush=True)
     try:
         run_cell(args.run_dir, args.threads)
     except UnfreezeError as exc:

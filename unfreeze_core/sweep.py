@@ -62,6 +62,7 @@ def cell_start(cell: Cell) -> tuple[str, str | None]:
 
 def plan(grid_path: str | Path, output_dir: str | Path = "runs", overrides: dict | None = None) -> Plan:
     grid = load_grid(grid_path)
+    output_dir = Path(output_dir).absolute()  # workers of a cluster start elsewhere
     found = cells(grid, output_dir, overrides)
     result = Plan(grid, Path(output_dir) / grid.name, found)
     for cell in found:
