@@ -31,6 +31,8 @@ class Job:
     log: Path
     """Where the cell's output goes (below the sweep folder, not in the run directory)."""
     resume: bool = False
+    sweep_dir: Path | None = None
+    """The sweep folder (a launcher may keep its own files there)."""
 
     def command(self, threads: int | None = None) -> list[str]:
         from .cell import command

@@ -184,7 +184,7 @@ def run(result: Plan, launcher, console=None) -> Tracker:
         if start == "fresh":
             write_config(cell.run_dir, cell.settings)
         jobs.append(Job(cell.id, cell.run_dir, result.grid.resources, result.folder / "logs" / f"{cell.id}.log",
-                        resume=start == "resume"))
+                        resume=start == "resume", sweep_dir=result.folder))
     with Tracker(result, console) as tracker:
         if jobs:
             launcher.launch(jobs, tracker.report)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 
 def minutes(value) -> int:
     """Slurm's time: minutes as a number, or ``[D-]HH:MM[:SS]`` / ``MM:SS`` strings."""
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) or str(value).strip().isdigit():
         return max(1, int(value))
     match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d+)(?::(\d+))?", str(value).strip())
     if not match:
@@ -56,7 +57,13 @@ class CellJob(submitit.helpers.Checkpointable):
             out.write(f"{'resuming from ' + FILE if resuming else 'starting'} in {job.run_dir}\n")
             out.flush()
             self.child = subprocess.Popen(job.command(self.threads), stdout=out, stderr=subprocess.STDOUT)
-            code = self.child.wait()
+            # Wait in a helper thread: the preemption handler runs in this (main) thread and must be able to
+            # wait for the child itself, which a Popen.wait() interrupted in the same thread would block.
+            waiter = threading.Thread(target=self.child.wait, daemon=True)
+            waiter.start()
+            while waiter.is_alive():
+                waiter.join(0.5)
+            code = self.child.returncode
         if code != 0:
             raise RuntimeError(last_error(job.log, code))
         return str(job.run_dir)
@@ -70,7 +77,7 @@ class CellJob(submitit.helpers.Checkpointable):
                 child.wait(timeout=self.grace_s)
             except subprocess.TimeoutExpired:
                 child.kill()
-                child.wait()
+                child.wait(timeout=60)
         with open(self.job.log, "a") as out:
             out.write("preempted: requeued, will resume from its last checkpoint\n")
         return submitit.helpers.DelayedSubmission(CellJob(self.job, self.threads, self.grace_s))
@@ -114,7 +121,7 @@ class SlurmLauncher(Launcher):
     def launch(self, jobs, report):
         if not jobs:
             return
-        folder = self.options.folder or str(jobs[0].log.parent.parent / "slurm")
+        folder = self.options.folder or str((jobs[0].sweep_dir or jobs[0].run_dir.parent) / "slurm")
         self.submitted = {}
         for job in jobs:
             ex = self.executor(folder, job.resources)
