@@ -15,7 +15,7 @@ import click
 @click.option("--epochs", type=float, help="Training budget in epochs (instead of --steps).")
 @click.option("--lr", type=float, help="Peak learning rate (default: 1e-3).")
 @click.option("--lr-schedule", type=click.Choice(["linear", "constant"]), help="Default: linear, no warm-up.")
-@click.option("--batch-size", type=int, help="Batch size per process (default: 32).")
+@click.option("--batch-size", type=int, help="Batch of one optimizer step, split over processes and --grad-accum (default: 32).")
 @click.option("--grad-accum", type=int, help="Gradient accumulation steps (default: 1).")
 @click.option("--mixed-precision", type=click.Choice(["no", "fp16", "bf16"]))
 @click.option("--seed", "seed", type=int, help="One seed.")

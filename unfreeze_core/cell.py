@@ -12,7 +12,6 @@ so every launcher (local, Ray, Slurm) runs the same thing. The run directory end
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from pathlib import Path
@@ -60,23 +59,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     parts = build(config, get_plugins())
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     resume = (run_dir / CHECKPOINT).is_file()
-    try:
-        return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume)
-    finally:
-        free(accelerator)
-
-
-def free(accelerator) -> None:
-    """Drop what the accelerator holds (models, optimizers, loaders) so the next cell starts clean."""
-    accelerator.free_memory()
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover
-        pass
+    return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,6 +95,7 @@ def read_yaml(path: str | Path) -> dict:
         raise UnfreezeError(f"config file {path} must hold a mapping of settings")
     if "seed" in data:
         data["seeds"] = [data.pop("seed")]
+    data.pop("batch_split", None)  # a run's config.yaml records how --batch-size was split; not a setting
     return data
 
 

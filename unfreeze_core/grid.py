@@ -26,7 +26,7 @@ from .errors import UnfreezeError
 from .options import parse_options
 
 RESERVED = ("axes", "rules", "resources", "launcher", "name")
-IGNORED_FOR_IDENTITY = ("output_dir", "checkpoint_every", "threads", "log_every")
+IGNORED_FOR_IDENTITY = ("output_dir", "checkpoint_every", "threads", "log_every", "batch_split")
 """Settings that do not change what a cell computes: a cell run with other values is still the same cell."""
 
 

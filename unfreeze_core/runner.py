@@ -89,12 +89,14 @@ def resume(run_dir, console=None) -> dict | None:
 def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resume: bool = False) -> dict | None:
     """Train and evaluate one seed with a progress bar; the result on the main process, else None."""
     from .tables import print_seed
-    from .training import Trainer
+    from .training import Trainer, batch_split
 
     plugins = get_plugins()
+    split = batch_split(config, accelerator.num_processes)
     if accelerator.is_main_process and not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed]}, sort_keys=False))
+        (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed], "batch_split": split},
+                                                            sort_keys=False))
         (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
     plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
     progress = make_progress(console) if accelerator.is_main_process else None
@@ -117,6 +119,7 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
     finally:
         if progress:
             progress.stop()
+        accelerator.free_memory()  # the next seed must not find this seed's model, optimizer and loader held
     if accelerator.is_main_process:
         print_seed(result, console)
         console.print(f"run directory: {run_dir}")

@@ -51,7 +51,7 @@ class SourcedTask(Task):
         return sources.check(data, list(self.columns), f"{lang}/{split}")
 
     def load_train(self):
-        return sources.limit(self.load(self.train_language, self.train_split), self.options.train_limit)
+        return sources.sample(self.load(self.train_language, self.train_split), self.options.train_limit)
 
     def load_test(self, lang: str, split: str = "test"):
         """An evaluation split (``test``, or ``validation`` for curves during training), cut to eval_limit."""
