@@ -20,7 +20,7 @@ def test_plugins_json_has_one_object_per_plugin():
     assert {"selectors", "madx", "lora", "tasks"} <= set(by_name)
     for row in rows:
         assert set(row) == {"name", "version", "hooks", "registers", "error"}
-        assert set(row["registers"]) == {"selectors", "adapter_backends", "fisher_estimators", "tasks"}
+        assert set(row["registers"]) == {"selectors", "adapter_backends", "fisher_estimators", "tasks", "launchers"}
     assert "topdown" in by_name["selectors"]["registers"]["selectors"]
     assert by_name["madx"]["error"] is None
 
