@@ -226,3 +226,16 @@ def test_a_plugin_launcher_registered_by_register_launchers_gets_the_cells(tmp_p
     assert states(tmp_path / "g")["selector=topdown/seed1"] == ("failed", "recorded seed1")
     unknown = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path), "--launcher", "nowhere"])
     assert unknown.exit_code == 2 and "unknown launcher 'nowhere'" in unknown.output
+
+
+def test_a_cell_with_two_processes_runs_through_torchrun_with_the_batch_split(tmp_path):
+    path = world_grid(tmp_path, selectors=("standard",), seeds=(1,), steps=4,
+                      resources={"cpus": 2, "gpus": 0, "processes": 2})
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "g" / "selector=standard" / "seed1"
+    written = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert written["batch_split"] == {"processes": 2, "grad_accum": 1, "per_process": 4}
+    assert (run_dir / "results.json").is_file()
+    log = (tmp_path / "runs" / "g" / "logs" / "selector=standard" / "seed1.log").read_text()
+    assert log.count("cell ") == 2, "one line per torchrun process"

@@ -57,9 +57,17 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
 
         torch.set_num_threads(config.threads)
     parts = build(config, get_plugins())
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes())
     resume = (run_dir / CHECKPOINT).is_file()
     return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume)
+
+
+def cpu_processes() -> bool:
+    """Several processes (torchrun) and no GPU: accelerate must be told to use gloo on CPU, or every process
+    would train alone."""
+    import torch
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def main(argv: list[str] | None = None) -> int:
