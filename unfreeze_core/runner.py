@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from .cell import cpu_processes
 from .components import build
 from .config import RunConfig, build_config
 from .errors import UnfreezeError
@@ -57,7 +58,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes())
     group = new_group_dir(config.output_dir, f"{config.task}-{config.adapter}-{config.selector}")
     if accelerator.num_processes > 1:  # every rank writes into the main rank's folder
         from accelerate.utils import broadcast_object_list
@@ -82,7 +83,7 @@ def resume(run_dir, console=None) -> dict | None:
     config, _ = build_config(run_dir / "config.yaml", {}, [])
     set_threads(config)
     parts = build(config, get_plugins())
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes())
     return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
 
 
