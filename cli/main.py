@@ -50,8 +50,9 @@ def _add_commands():
     from .plugins_cmd import plugins
     from .report import report
     from .run import run
+    from .sweep import sweep
 
-    for command in (run, plugins, install, uninstall, report, lang_adapter, plot):
+    for command in (run, plugins, install, uninstall, report, lang_adapter, plot, sweep):
         cli.add_command(command)
     try:
         from .world import world

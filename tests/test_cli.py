@@ -21,7 +21,7 @@ def test_plugins_json_has_one_object_per_plugin():
     for row in rows:
         assert set(row) == {"name", "distribution", "version", "hooks", "registers", "error", "import_seconds",
                             "heavy_imports"}
-        assert set(row["registers"]) == {"selectors", "adapter_backends", "fisher_estimators", "tasks"}
+        assert set(row["registers"]) == {"selectors", "adapter_backends", "fisher_estimators", "tasks", "launchers"}
     assert "topdown" in by_name["selectors"]["registers"]["selectors"]
     assert by_name["madx"]["error"] is None
 

@@ -22,7 +22,7 @@ CASES = [
 def test_run_offline(tmp_path, task, adapter, model):
     data = write_task(task, tmp_path / "data", train=24, test=6)
     args = ["run", "--task", task, "--model", model, "--adapter", adapter, "--data-dir", str(data),
-            "--selector", "topdown", "--k", "1", "--steps", "4", "--batch-size", "4",
+            "--selector", "topdown", "--k", "1", "--steps", "4", "--lr", "1e-3", "--batch-size", "4",
             "--output-dir", str(tmp_path / "runs")]
     if adapter in ("madx", "mdeberta"):
         args += ["-o", "lang_adapters=fresh"]
@@ -47,7 +47,7 @@ def test_languages_narrowed_and_unknown(tmp_path):
     data = write_task("xnli", tmp_path / "data", train=8, test=4)
     runner = CliRunner()
     bad = runner.invoke(cli, ["run", "--task", "xnli", "--model", "tiny", "--adapter", "lora", "--data-dir", str(data),
-                              "--languages", "en,ta", "--steps", "1", "--output-dir", str(tmp_path / "runs")])
+                              "--languages", "en,ta", "--steps", "1", "--lr", "1e-3", "--output-dir", str(tmp_path / "runs")])
     assert bad.exit_code != 0
     (error,) = [line for line in bad.output.splitlines() if line.startswith("Error:")]
     assert "unknown language 'ta'" in error and "available: ar, en, zh" in error

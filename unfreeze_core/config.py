@@ -126,6 +126,7 @@ def read_yaml(path: str | Path) -> dict:
         raise UnfreezeError(f"config file {path} must hold a mapping of settings")
     if "seed" in data:
         data["seeds"] = [data.pop("seed")]
+    data.pop("batch_split", None)  # a run's config.yaml records how --batch-size was split; not a setting
     return data
 
 
@@ -143,6 +144,10 @@ def split_option(text: str) -> tuple[str | None, str, str]:
 def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[RunConfig, list[tuple]]:
     """A RunConfig from a YAML file and flags (None = not given); ``-o`` pairs are returned for routing."""
     values = read_yaml(file) if file else {}
+    if "axes" in values:  # a grid file (configs/paper/...): the point named by the flags
+        from .grid import run_values
+
+        values = run_values(values, Path(file), flags, options)
     file_options = values.pop("options", None) or {}
     if not isinstance(file_options, dict):
         raise UnfreezeError(f"options in {file} must be a mapping of blocks ({', '.join(PLUGIN_KINDS)}), "
@@ -153,4 +158,7 @@ def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[Run
         if not isinstance(block, dict):
             raise UnfreezeError(f"options.{kind} must be a mapping")
         config.options.setdefault(kind, {}).update(block)
+    from .presets import check_budget
+
+    check_budget(config, set(values))
     return config.validate(), [split_option(o) for o in options]

@@ -31,6 +31,11 @@ def register_tasks(register):
 
 
 @hookspec
+def register_launchers(register):
+    """Register sweep launchers (where cells run): ``register(name, LauncherSubclass)``."""
+
+
+@hookspec
 def on_run_start(run_dir, config):
     """A run (one seed) starts; ``config`` is the resolved ``RunConfig``."""
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 
 from .errors import DuplicateNameError, UnknownNameError
 
-KINDS = ("selectors", "adapter_backends", "fisher_estimators", "tasks")
+KINDS = ("selectors", "adapter_backends", "fisher_estimators", "tasks", "launchers")
 SINGULAR = {
     "selectors": "selector",
     "adapter_backends": "adapter backend",
     "fisher_estimators": "Fisher estimator",
     "tasks": "task",
+    "launchers": "launcher",
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from .cell import cpu_processes
 from .components import build, run_name
 from .config import RunConfig, build_config
 from .errors import UnfreezeError, plugin_error
@@ -113,7 +114,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision,
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes(),
                               **accelerator_kwargs(config.report_to, config.output_dir))
     preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
@@ -165,7 +166,7 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
     set_threads(config)
     parts = build(config, get_plugins())
     preflight(config, parts, folder=run_dir)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision,
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes(),
                               **accelerator_kwargs(config.report_to, run_dir.parent.parent))
     return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
 
@@ -249,12 +250,14 @@ def interruptible(run_dir: Path, trainer=None):
 def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resume: bool = False) -> dict | None:
     """Train and evaluate one seed with a progress bar; the result on the main process, else None."""
     from .tables import print_seed
-    from .training import Trainer
+    from .training import Trainer, batch_split
 
     plugins = get_plugins()
+    split = batch_split(config, accelerator.num_processes)
     if accelerator.is_main_process and not resume:
         run_dir.mkdir(parents=True, exist_ok=False)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed]}, sort_keys=False))
+        (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed], "batch_split": split},
+                                                            sort_keys=False))
         (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
     plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
     trackers = Trackers(accelerator, config, seed, run_dir) if config.report_to else None
@@ -290,6 +293,7 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
         if trackers:
             plugins.unregister(trackers)
             trackers.finish()
+        accelerator.free_memory()  # the next seed must not find this seed's model, optimizer and loader held
     if accelerator.is_main_process:
         print_seed(result, console)
         console.print(f"run directory: {run_dir}")

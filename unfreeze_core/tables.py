@@ -53,6 +53,20 @@ def to_latex(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def to_csv(rows: list[dict]) -> str:
+    """The same cells as to_markdown, one CSV line per row, a ``task`` column first."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for task, group in by_task(rows).items():
+        header, body = _grid(group)
+        writer.writerow(["task", "metric", *header])
+        writer.writerows([task, group[0]["metric"], *cells] for cells in body)
+    return out.getvalue()
+
+
 def print_rows(rows: list[dict], console=None) -> None:
     """Table 1 shape: one row per (task, adapter, selector); columns en, other languages, avg, lowest."""
     from rich.console import Console

@@ -52,7 +52,17 @@ def prepare_model(config: RunConfig, parts: Components) -> Prepared:
     return Prepared(model, tokenizer, units, head_params, train_data, languages)
 
 
+def batch_split(config: RunConfig, processes: int) -> dict:
+    """``--batch-size`` is the batch of one optimizer step: split over processes and accumulation steps."""
+    parts = processes * config.grad_accum
+    if config.batch_size % parts:
+        raise UnfreezeError(f"--batch-size {config.batch_size} is the batch of one optimizer step and must divide by "
+                            f"processes x --grad-accum = {processes} x {config.grad_accum} = {parts}")
+    return {"processes": processes, "grad_accum": config.grad_accum, "per_process": config.batch_size // parts}
+
+
 def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
+    """The budget in optimizer steps; ``batches_per_epoch`` is what one process draws per epoch (its shard)."""
     if config.epochs is not None:
         return max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
@@ -82,22 +92,24 @@ class Trainer:
         set_seed(self.seed)
         self.prepared = prepared = prepare_model(config, parts)
         collate = parts.task.collate(prepared.tokenizer)
+        self.split = batch_split(config, acc.num_processes)
+        micro = self.split["per_process"]
         generator = torch.Generator().manual_seed(self.seed)
-        loader = torch.utils.data.DataLoader(prepared.train_data, batch_size=config.batch_size, shuffle=True,
+        loader = torch.utils.data.DataLoader(prepared.train_data, batch_size=micro, shuffle=True,
                                              generator=generator, collate_fn=collate, drop_last=False)
-        self.steps = steps = total_steps(config, len(loader))
         self.unfreezer = Unfreezer(parts.selector, prepared.units, k=config.k, seed=self.seed, backend=parts.backend,
                                    task=parts.task, estimator=parts.estimator,
-                                   batches=TrainBatches(prepared.train_data, config.batch_size, collate, self.seed,
-                                                        acc.device))
+                                   batches=TrainBatches(prepared.train_data, micro, collate, self.seed, acc.device))
         self.schedule = self.unfreezer.schedule
-        self.unfreezer.check_budget(steps)
         self.trainable_params = prepared.head_params + self.unfreezer.unit_params
         optimizer = torch.optim.AdamW(self.unfreezer.param_groups(prepared.head_params), lr=config.lr,
                                       weight_decay=config.weight_decay)
+        self.model, self.optimizer, self.loader = acc.prepare(prepared.model, optimizer, loader)
+        # The budget from the sharded loader: --epochs counts epochs of the whole set, whatever the processes.
+        self.steps = steps = total_steps(config, len(self.loader))
+        self.unfreezer.check_budget(steps)
         decay = (lambda s: max(0.0, 1 - s / steps)) if config.lr_schedule == "linear" else (lambda s: 1.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
-        self.model, self.optimizer, self.loader = acc.prepare(prepared.model, optimizer, loader)
         self.model.train()
 
     def rewrap(self) -> None:

@@ -51,7 +51,7 @@ class SourcedTask(Task):
         return sources.check(data, list(self.columns), f"{lang}/{split}")
 
     def load_train(self):
-        data = sources.limit(self.load(self.train_language, self.train_split), self.options.train_limit)
+        data = sources.sample(self.load(self.train_language, self.train_split), self.options.train_limit)
         self.check_values(data, f"{self.train_language}/{self.train_split}")
         return data
 

@@ -129,3 +129,12 @@ def check_answers(data, name: str, what: str) -> None:
 
 def limit(data, n: int | None):
     return data if n is None or n >= len(data) else data.select(range(n))
+
+
+def sample(data, n: int | None, seed: int = 0):
+    """A random subset of ``n`` rows, the same for every run (SQuAD is ordered by article: its first rows are not a sample)."""
+    import random
+
+    if n is None or n >= len(data):
+        return data
+    return data.select(sorted(random.Random(seed).sample(range(len(data)), n)))

@@ -1,0 +1,66 @@
+"""The Ray launcher on a real local Ray cluster (127.0.0.1, 2 CPUs): a 4-cell world sweep, then a re-run
+after one cell's results were deleted runs only that cell."""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+
+import pytest
+
+from sweep_fixtures import world_grid
+from unfreeze_core import sweep as sweeps
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture
+def local_cluster():
+    faulthandler.dump_traceback_later(300, exit=True)  # a hung cluster must not hang the suite
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        faulthandler.cancel_dump_traceback_later()
+
+
+def test_a_world_sweep_runs_on_ray_and_a_rerun_runs_only_the_missing_cell(tmp_path, local_cluster):
+    path = world_grid(tmp_path, selectors=("standard", "topdown"), seeds=(1, 2), steps=8)
+    out = tmp_path / "runs"
+    launcher = sweeps.make_launcher("ray", {"poll_s": 0.2})
+    plan = sweeps.plan(path, out)
+    tracker = sweeps.run(plan, launcher)
+    assert sweeps.summary_error(tracker) is None, tracker.errors
+    assert set(tracker.state.values()) == {"done"} and len(tracker.state) == 4
+    folder = out / "g"
+    results = {c.id: c.run_dir / "results.json" for c in plan.cells}
+    assert all(p.is_file() for p in results.values())
+    logs = [line for log in (folder / "logs").rglob("*.log") for line in log.read_text().splitlines()]
+    assert logs, "each cell writes its output into the sweep's logs/"
+    assert sweeps.table(plan)  # the sweep's table over the four cells
+    assert "topdown" in (folder / "table.md").read_text()
+
+    before = {cell: p.stat().st_mtime_ns for cell, p in results.items()}
+    results["selector=topdown/seed2"].unlink()
+    again = sweeps.plan(path, out)
+    assert [c for c, s in again.start.items() if s != "skip"] == ["selector=topdown/seed2"]
+    launched = []
+    tracker = sweeps.run(again, _Counting(launcher, launched))
+    assert launched == ["selector=topdown/seed2"] and sweeps.summary_error(tracker) is None
+    after = {cell: p.stat().st_mtime_ns for cell, p in results.items()}
+    assert {c for c in after if after[c] != before.get(c)} == {"selector=topdown/seed2"}
+    record = json.loads((folder / "sweep.json").read_text())
+    assert record["counts"] == {"done": 4, "running": 0, "failed": 0, "pending": 0}
+
+
+class _Counting:
+    """Wraps the launcher to record which jobs it was given."""
+
+    def __init__(self, launcher, launched):
+        self.launcher, self.launched = launcher, launched
+
+    def launch(self, jobs, report):
+        self.launched.extend(j.id for j in jobs)
+        self.launcher.launch(jobs, report)

@@ -1,0 +1,241 @@
+"""Grid files, the paper's presets, and `unfreeze sweep` on the local launcher: skip, resume, failures, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sweep_fixtures import world_grid
+from unfreeze_cli.main import cli
+from unfreeze_core import grid as grids
+from unfreeze_core import sweep as sweeps
+from unfreeze_core.config import build_config
+from unfreeze_core.errors import UnfreezeError
+from unfreeze_core.hookspecs import hookimpl
+from unfreeze_core.launchers import Launcher
+from unfreeze_core.plugins import get_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "configs" / "paper"
+
+
+def by_id(cells):
+    return {c.id: c for c in cells}
+
+
+# -- grid files -----------------------------------------------------------------------------------
+
+
+def test_axes_cross_with_their_settings_rules_and_seeds(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({
+        "task": "nli", "lr": 1e-3, "steps": 100, "seeds": [1, 2],
+        "axes": {"selector": {"standard": None, "topdown": {"k": 7, "lr": 5e-4}},
+                 "task.train_limit": [100, 200]},
+        "rules": [{"when": {"selector": "topdown", "task.train_limit": 200}, "set": {"k": 9}}]}))
+    cells = by_id(grids.cells(grids.load_grid(path), tmp_path / "out"))
+    assert len(cells) == 2 * 2 * 2
+    cell = cells["selector=topdown/train_limit=200/seed2"]
+    assert cell.settings["k"] == 9 and cell.settings["lr"] == 5e-4 and cell.settings["seeds"] == [2]
+    assert cell.settings["options"]["task"]["train_limit"] == 200
+    assert cells["selector=topdown/train_limit=100/seed1"].settings["k"] == 7
+    assert cells["selector=standard/train_limit=100/seed1"].settings["lr"] == 1e-3
+    assert cell.run_dir == tmp_path / "out" / "g" / "selector=topdown" / "train_limit=200" / "seed2"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"axes": {"colour": [1]}}, "unknown setting 'colour'"),
+    ({"axes": {"selector": []}}, "non-empty list"),
+    ({"axes": {"selector": ["topdown"]}, "resources": {"gpus": -1}}, "gpus"),
+    ({"axes": {"selector": {"topdown": {"lrr": 1}}}}, "unknown setting 'lrr'"),
+])
+def test_bad_grid_files_are_one_line_errors(tmp_path, bad, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"task": "nli", **bad}))
+    with pytest.raises(UnfreezeError, match=message):
+        grids.cells(grids.load_grid(path), tmp_path)
+
+
+def test_unfreeze_run_reads_one_point_of_a_grid():
+    preset = PAPER / "table1" / "xcopa-xlmr.yaml"
+    config, _ = build_config(str(preset), {"selector": "topdown"}, [])
+    assert (config.k, config.epochs, config.lr, config.batch_size, config.lr_schedule) == (1000, 5000, 1e-5, 64,
+                                                                                           "constant")
+    assert config.seeds == [1, 2, 3, 4] and config.model == "xlm-roberta-base"
+    config, _ = build_config(str(preset), {"selector": "standard", "seeds": [3]}, [])
+    assert (config.epochs, config.lr, config.seeds) == (500, 1e-4, [3])
+    with pytest.raises(UnfreezeError, match=r"choose --selector \(one of standard, topdown, fisher, random\)"):
+        build_config(str(preset), {}, [])
+    with pytest.raises(UnfreezeError, match="'lpft' is not in this grid"):
+        build_config(str(preset), {"selector": "lpft"}, [])
+
+
+# -- the paper's presets ------------------------------------------------------------------------------
+
+TABLE3 = {  # (task, model): standard (epochs, lr), scheduled (epochs, lr), batch, schedule, k-GU, k-FUN
+    ("xnli", "mbert"): ((15, 5e-4), (15, 5e-4), 128, "linear", 800, 50),
+    ("xnli", "xlmr"): ((15, 5e-4), (15, 5e-4), 128, "linear", 800, 800),
+    ("xcopa", "mbert"): ((500, 1e-4), (5000, 1e-5), 64, "constant", 50, 50),
+    ("xcopa", "xlmr"): ((500, 1e-4), (5000, 1e-5), 64, "constant", 1000, 1000),
+    ("xquad", "mbert"): ((5, 5e-4), (5, 5e-4), 32, "linear", 800, 800),
+    ("xquad", "xlmr"): ((15, 2e-4), (15, 5e-4), 32, "linear", 800, 100),
+    ("mlqa", "mbert"): ((5, 5e-4), (5, 5e-4), 32, "linear", 800, 800),
+    ("mlqa", "xlmr"): ((15, 2e-4), (15, 5e-4), 32, "linear", 800, 100),
+}
+MODELS = {"mbert": "bert-base-multilingual-cased", "xlmr": "xlm-roberta-base"}
+
+
+@pytest.mark.parametrize("task, model", sorted(TABLE3))
+def test_table1_presets_hold_table3(task, model, tmp_path):
+    (std_e, std_lr), (sch_e, sch_lr), batch, schedule, k_gu, k_fun = TABLE3[task, model]
+    cells = grids.cells(grids.load_grid(PAPER / "table1" / f"{task}-{model}.yaml"), tmp_path)
+    assert len(cells) == 4 * 4  # standard, GU, FUN, Rand x 4 seeds
+    for cell in cells:
+        s = cell.settings
+        assert (s["task"], s["model"], s["adapter"]) == (task, MODELS[model], "madx")
+        assert (s["batch_size"], s["lr_schedule"], s["max_grad_norm"]) == (batch, schedule, 1.0)
+        assert s["options"]["adapter"]["reduction_factor"] == 16
+        scheduled = s["selector"] != "standard"
+        assert (s["epochs"], s["lr"]) == ((sch_e, sch_lr) if scheduled else (std_e, std_lr))
+        assert s["k"] == {"topdown": k_gu, "fisher": k_fun, "random": k_gu}.get(s["selector"], s["k"])
+    assert {c.point["seed"] for c in cells} == {1, 2, 3, 4}
+
+
+def test_every_preset_resolves_and_counts_its_cells(tmp_path):
+    counts = {}
+    for path in sorted((ROOT / "configs").rglob("*.yaml")):
+        counts[path.relative_to(ROOT / "configs").as_posix()] = len(grids.cells(grids.load_grid(path), tmp_path))
+    assert counts["paper/lora/xnli-mbert.yaml"] == 3 * 4 and counts["paper/mdeberta/xcopa.yaml"] == 2 * 4
+    assert counts["paper/lowdata/xquad-xlmr.yaml"] == 3 * 3 * 4
+    assert counts["world/nli.yaml"] == 4 * 4
+    assert len([c for c in counts if c.startswith("paper/table1/")]) == 8
+    lora = {c.point["selector"]: c.settings for c in grids.cells(grids.load_grid(PAPER / "lora" / "xcopa-xlmr.yaml"),
+                                                                   tmp_path) if c.point["seed"] == 1}
+    assert (lora["topdown"]["k"], lora["fisher"]["k"], lora["fisher"]["lr"]) == (100, 200, 1e-4)  # Table 15
+
+
+def test_a_paper_task_without_a_budget_is_refused_with_its_preset():
+    result = CliRunner().invoke(cli, ["run", "--task", "xnli", "--model", "xlm-roberta-base", "--selector",
+                                      "topdown"])
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert "\n" not in line and "configs/paper/table1/xnli-xlmr.yaml" in line
+    assert "--epochs or --steps" in line and "--lr" in line and "--k" in line
+
+
+def test_the_dry_run_lists_every_cell_with_its_settings(tmp_path):
+    result = CliRunner().invoke(cli, ["sweep", str(PAPER / "table1" / "xnli-mbert.yaml"), "--dry-run", "--json",
+                                      "--output-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.output)
+    fisher = [c for c in cells if c["selector"] == "fisher"]
+    assert len(cells) == 16 and len(fisher) == 4
+    assert fisher[0]["settings"]["k"] == 50 and fisher[0]["start"] == "fresh"
+    assert not list(tmp_path.iterdir()), "a dry run writes nothing"
+
+
+# -- running a sweep locally ---------------------------------------------------------------------------
+
+
+def states(folder: Path) -> dict:
+    return {c["cell"]: (c["state"], c["error"]) for c in json.loads((folder / "sweep.json").read_text())["cells"]}
+
+
+def test_a_local_sweep_skips_finished_cells_resumes_checkpoints_and_records_failures(tmp_path):
+    path = world_grid(tmp_path, selectors=("standard", "topdown", "surgical"), seeds=(1,))
+    data = yaml.safe_load(path.read_text())
+    data["axes"]["selector"]["surgical"] = {"options": {"selector": {"units": [99]}}}  # fails: no unit 99
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "runs"
+    run = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(out)])
+    assert run.exit_code == 1 and "1 of 3 cells did not finish" in run.output
+    folder = out / "g"
+    found = states(folder)
+    assert found["selector=standard/seed1"] == ("done", None) and found["selector=topdown/seed1"] == ("done", None)
+    assert found["selector=surgical/seed1"][0] == "failed" and "99" in found["selector=surgical/seed1"][1]
+    for name in ("table.md", "table.csv", "table.tex"):
+        assert "topdown" in (folder / name).read_text()
+    cell = folder / "selector=topdown" / "seed1"
+    assert sorted(p.name for p in cell.iterdir()) >= ["checkpoint.pt", "config.yaml", "log.jsonl", "plugins.json",
+                                                      "results.json", "schedule.json", "task_adapter"]
+
+    standard = folder / "selector=standard" / "seed1" / "results.json"
+    before = standard.stat().st_mtime_ns
+    (cell / "results.json").unlink()
+    again = sweeps.plan(path, out)
+    assert again.start == {"selector=standard/seed1": "skip", "selector=topdown/seed1": "resume",
+                           "selector=surgical/seed1": "fresh"}
+    rerun = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(out)])
+    assert rerun.exit_code == 1  # the surgical cell fails again
+    assert standard.stat().st_mtime_ns == before, "a finished cell is not run again"
+    assert (cell / "results.json").is_file()
+
+    changed = sweeps.plan(path, out, {"lr": 5e-4})
+    assert set(changed.start.values()) == {"conflict"}
+    assert "lr: 0.001 there, 0.0005 in the grid" in changed.conflicts["selector=standard/seed1"]
+
+
+def test_parallel_local_cells_run_in_processes_pinned_to_their_own_cores(tmp_path):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    path = world_grid(tmp_path, selectors=("standard",), seeds=(1, 2), steps=4)
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs"), "--parallel", "2"])
+    assert result.exit_code == 0, result.output
+    logs = sorted((tmp_path / "runs" / "g" / "logs").rglob("*.log"))
+    cores = [json.loads(line.split("cores ")[1].split(", threads")[0]) for log in logs
+             for line in log.read_text().splitlines() if line.startswith("cell ")]
+    assert len(cores) == 2 and not set(cores[0]) & set(cores[1])
+    pids = {line.split("pid ")[1].split(",")[0] for log in logs for line in log.read_text().splitlines()
+            if line.startswith("cell ")}
+    assert str(os.getpid()) not in pids
+
+
+# -- the register_launchers hook ----------------------------------------------------------------------
+
+
+class Recorder(Launcher):
+    """A third party's launcher: runs nothing itself, reports every job as failed with its run directory."""
+
+    def launch(self, jobs, report):
+        for job in jobs:
+            report(job.id, "failed", f"recorded {job.run_dir.name}")
+
+
+class RecorderPlugin:
+    @hookimpl
+    def register_launchers(self, register):
+        register("recorder", Recorder)
+
+
+def test_a_plugin_launcher_registered_by_register_launchers_gets_the_cells(tmp_path):
+    plugins = get_plugins()
+    plugins.register(RecorderPlugin(), name="recorder-plugin")
+    try:
+        assert plugins.registries()["launchers"].owners["recorder"] == "recorder-plugin"
+        path = world_grid(tmp_path, seeds=(1,))
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path), "--launcher",
+                                          "recorder"])
+    finally:
+        plugins.unregister("recorder-plugin")
+    assert result.exit_code == 1
+    assert states(tmp_path / "g")["selector=topdown/seed1"] == ("failed", "recorded seed1")
+    unknown = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path), "--launcher", "nowhere"])
+    assert unknown.exit_code == 2 and "unknown launcher 'nowhere'" in unknown.output
+
+
+def test_a_cell_with_two_processes_runs_through_torchrun_with_the_batch_split(tmp_path):
+    path = world_grid(tmp_path, selectors=("standard",), seeds=(1,), steps=4,
+                      resources={"cpus": 2, "gpus": 0, "processes": 2})
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "g" / "selector=standard" / "seed1"
+    written = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert written["batch_split"] == {"processes": 2, "grad_accum": 1, "per_process": 4}
+    assert (run_dir / "results.json").is_file()
+    log = (tmp_path / "runs" / "g" / "logs" / "selector=standard" / "seed1.log").read_text()
+    assert log.count("cell ") == 2, "one line per torchrun process"
