@@ -10,9 +10,9 @@ import textwrap
 import click
 
 KIND_LABELS = {"selectors": "selectors", "adapter_backends": "adapter backends",
-               "fisher_estimators": "Fisher estimators", "tasks": "tasks"}
+               "fisher_estimators": "Fisher estimators", "tasks": "tasks", "launchers": "launchers"}
 KIND_SINGULAR = {"selectors": "selector", "adapter_backends": "adapter backend",
-                 "fisher_estimators": "Fisher estimator", "tasks": "task"}
+                 "fisher_estimators": "Fisher estimator", "tasks": "task", "launchers": "launcher"}
 SLOW_SECONDS = 0.5
 """A plugin whose import takes longer is named as what made the listing slow."""
 

@@ -57,7 +57,7 @@ def test_a_preempted_cell_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
     thread = threading.Thread(target=lambda: outcome.update(tracker=sweeps.run(plan, launcher)))
     thread.start()
     try:
-        wait_for(lambda: (cell.run_dir / "checkpoint.pt").is_file(), 240, "the first checkpoint")
+        wait_for(lambda: (cell.run_dir / "checkpoint.safetensors").is_file(), 240, "the first checkpoint")
         controller = wait_for(lambda: getattr(launcher, "submitted", {}).get(cell.id), 10, "the submitted job")
         pid = wait_for(lambda: job_process(controller._process.pid), 10, "the job's process")
         os.kill(pid, signal.SIGUSR2)  # Slurm's preemption / time-limit signal (submitit's --signal USR2)
@@ -68,7 +68,7 @@ def test_a_preempted_cell_is_requeued_and_resumes_from_its_checkpoint(tmp_path):
     tracker = outcome["tracker"]
     assert tracker.state == {cell.id: "done"}, tracker.errors
     log = (plan.folder / "logs" / f"{cell.id}.log").read_text()
-    assert log.index("starting") < log.index("preempted: requeued") < log.index("resuming from checkpoint.pt")
+    assert log.index("starting") < log.index("preempted: requeued") < log.index("resuming from checkpoint.safetensors")
     records = [json.loads(line) for line in (cell.run_dir / "log.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in records if "loss" in r]
     assert steps == list(range(5, 121, 5)), "the resumed run continues the log where the checkpoint left it"

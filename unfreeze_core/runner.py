@@ -247,15 +247,17 @@ def interruptible(run_dir: Path, trainer=None):
             signal.signal(sig, handler)
 
 
-def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resume: bool = False) -> dict | None:
-    """Train and evaluate one seed with a progress bar; the result on the main process, else None."""
+def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resume: bool = False,
+             claimed: bool = False) -> dict | None:
+    """Train and evaluate one seed with a progress bar; the result on the main process, else None.
+    ``claimed``: ``run_dir`` already exists as this seed's own (a sweep cell); otherwise it must be new."""
     from .tables import print_seed
     from .training import Trainer, batch_split
 
     plugins = get_plugins()
     split = batch_split(config, accelerator.num_processes)
     if accelerator.is_main_process and not resume:
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir.mkdir(parents=True, exist_ok=claimed)
         (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed], "batch_split": split},
                                                             sort_keys=False))
         (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
