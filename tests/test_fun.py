@@ -77,8 +77,10 @@ def test_fun_unfreezes_the_largest_score_and_records_scores(nli_dir, tmp_path):
 def test_fun_in_place_equals_fun_on_a_deep_copy(nli_dir, tmp_path, monkeypatch):
     config = config_for(nli_dir, tmp_path, adapter="lora", selector="fisher")
     in_place, run_a = train(config, tmp_path / "a")
-    original = training.fisher_scores
-    monkeypatch.setattr(training, "fisher_scores", lambda *a, **kw: original(*a, **{**kw, "in_place": False}))
+    import unfreeze_core.controller as controller
+
+    original = controller.fisher_scores
+    monkeypatch.setattr(controller, "fisher_scores", lambda *a, **kw: original(*a, **{**kw, "in_place": False}))
     copied, run_b = train(config_for(nli_dir, tmp_path, adapter="lora", selector="fisher"), tmp_path / "b")
     assert_same_weights(in_place, copied)
     assert (run_a / "schedule.json").read_text() == (run_b / "schedule.json").read_text()

@@ -38,6 +38,12 @@ def trainable_state(model, names: set[str]) -> dict:
     return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if n in names}
 
 
+def params_state(model, params: list) -> dict:
+    """The named state of ``params`` (the trainable ones: head and every unit) of ``model``."""
+    ids = {id(p) for p in params}
+    return trainable_state(model, {n for n, p in model.named_parameters() if id(p) in ids})
+
+
 def save(run_dir: Path, **state) -> Path:
     import torch
 

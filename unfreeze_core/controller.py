@@ -1,0 +1,178 @@
+"""Algorithm 1 independent of any training loop: what to unfreeze, and when.
+
+``Unfreezer`` owns the schedule and its state, the selector and the services it may use (tr(F) and
+training batches drawn without disturbing training), making units trainable, the optimizer parameter
+groups that hold every unit from the start, SELECT on the main process with the decision broadcast,
+and the DDP policy. A loop calls ``advance(step, model)`` before update ``step + 1`` and nothing else;
+unfreeze's own loop (``training.py``) and the Hugging Face Trainer callback
+(``integrations/transformers.py``) are two such loops.
+
+The two invariants a loop must keep:
+
+- **Every unit is in the optimizer from the start** (``param_groups``): AdamW skips a parameter whose
+  grad is None, so a unit is updated from the update after its SELECT, never before; an optimizer
+  built from ``requires_grad`` parameters after freezing would never train a unit unfrozen later.
+- **DDP syncs only the parameters that required grad when it wrapped the model.** After an unfreeze a
+  loop either wraps the model anew (``rewrap``, what unfreeze's loop does), or has every unit require
+  grad when the model is wrapped and lets DDP find unused parameters (what a loop that cannot re-wrap,
+  the Hugging Face Trainer, does): frozen units then have no grad on any rank and are left untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+from .errors import UnfreezeError
+from .fisher import fisher_scores
+from .schedule import Schedule
+
+
+def set_trainable(units: dict, new: Iterable[int], flag: bool = True) -> None:
+    for unit in new:
+        for _, p in units[unit]:
+            p.requires_grad_(flag)
+
+
+def _state():
+    """accelerate's process state (shared with any Accelerator or Hugging Face Trainer in the process)."""
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+class TrainBatches:
+    """Training batches for a selector's services, from a data loader of their own seeded by
+    (seed, step): the training loop's order and RNG are untouched."""
+
+    def __init__(self, dataset, batch_size: int, collate, seed: int, device=None):
+        self.dataset, self.batch_size, self.collate, self.seed, self.device = dataset, batch_size, collate, seed, device
+
+    def __call__(self, n: int, step: int) -> Iterator[dict]:
+        import itertools
+
+        import torch
+
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True,
+                                             generator=generator, collate_fn=self.collate)
+        for batch in itertools.islice(itertools.cycle(loader), n):
+            yield {k: v.to(self.device) if hasattr(v, "to") and self.device is not None else v
+                   for k, v in batch.items()}
+
+
+class Unfreezer:
+    """Algorithm 1 for one model: ``units`` maps unit index -> named parameters (bottom layer is 0).
+
+    ``backend`` (``units``/``unit_modules`` of a model, used on a copy for tr(F)), ``task``
+    (``output_distributions`` for ŷ), ``estimator`` (the run's tr(F) estimator) and ``batches``
+    (a ``TrainBatches``) are the selector's services; a selector that needs none (GU, LPFT, random)
+    runs without them.
+    """
+
+    def __init__(self, selector, units: dict, *, k: int, seed: int = 0, backend=None, task=None, estimator=None,
+                 batches: TrainBatches | None = None):
+        self.units, self.backend, self.task, self.estimator = units, backend, task, estimator
+        self.seed, self.batches = seed, batches
+        self.schedule = Schedule(selector, len(units), k, seed)
+
+    # -- the parameters and the optimizer --------------------------------------------------------------
+    @property
+    def unit_params(self) -> list:
+        return [p for params in self.units.values() for _, p in params]
+
+    def param_groups(self, other_params: list) -> list[dict]:
+        """Optimizer groups holding ``other_params`` (the head) and every unit's parameters from the start."""
+        return [{"params": list(other_params)}, {"params": self.unit_params}]
+
+    def freeze(self) -> None:
+        """Only the schedule's trainable units require grad (the rest of the model is left as it is)."""
+        trainable = set(self.schedule.trainable)
+        for unit in self.units:
+            set_trainable(self.units, [unit], unit in trainable)
+
+    def check_budget(self, steps: int) -> None:
+        schedule = self.schedule
+        if not schedule.selector.static and steps < schedule.last_step:
+            raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {schedule.k}·{schedule.num_units}"
+                                f" = {schedule.last_step}: not every unit could be unfrozen")
+
+    # -- SELECT --------------------------------------------------------------------------------------------
+    def advance(self, step: int, model=None) -> list[int]:
+        """Algorithm 1 at ``step`` (updates done): SELECT on the main process, the decision broadcast so every
+        rank unfreezes alike; the new units (sorted) require grad from now on. ``model`` is the unwrapped
+        model the services estimate on."""
+        schedule = self.schedule
+        if not schedule.due(step):
+            return []
+        before = set(schedule.trainable)
+        state = _state()
+        if state.is_main_process:
+            schedule.advance(step, fisher=lambda batches=40, estimator=None: self.fisher(model, step, batches, estimator),
+                             train_batches=lambda n: self.train_batches(n, step))
+        if state.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            schedule.load_state_dict(broadcast_object_list([schedule.state_dict()])[0])
+        new = sorted(set(schedule.trainable) - before)
+        set_trainable(self.units, new)
+        return new
+
+    @property
+    def last_event(self) -> dict:
+        return self.schedule.events[-1]
+
+    # -- the services a selector may use -------------------------------------------------------------------
+    def train_batches(self, n: int, step: int) -> Iterator[dict]:
+        if self.batches is None:
+            raise UnfreezeError("this selector needs training batches, and the loop gave the unfreezer none")
+        return self.batches(n, step)
+
+    def fisher(self, model, step: int, batches: int = 40, estimator=None) -> dict[int, float]:
+        """tr(F) per unit with every unit trainable: in place (state saved and restored) on one process,
+        on a copy under several processes (DDP)."""
+        import torch
+
+        if estimator is not None and not hasattr(estimator, "estimate"):
+            estimator = estimator(self.estimator)  # a selector's wrapper around the run's estimator
+        estimator = estimator or self.estimator
+        if estimator is None:
+            raise UnfreezeError("no Fisher estimator is installed (pip install plugins/unfreeze-fisher)")
+        if model is None or self.backend is None or self.task is None:
+            raise UnfreezeError("tr(F) needs the model, a backend and a task given to the unfreezer")
+        device = self.batches.device if self.batches is not None and self.batches.device is not None \
+            else next(model.parameters()).device
+        generator = torch.Generator(device=device).manual_seed(self.seed * 7_919 + step)
+        return fisher_scores(model, self.backend, self.task, estimator, list(self.train_batches(batches, step)),
+                             generator, in_place=_state().num_processes == 1)
+
+    def track(self, model, step: int, batches: int) -> dict:
+        """tr(F) per unit, its sum over trainable units and that sum per trainable unit (call on one process)."""
+        scores = self.fisher(model, step, batches)
+        trainable = self.schedule.trainable
+        total = sum(scores[u] for u in trainable)
+        return {"step": step, "fisher": {str(u): s for u, s in sorted(scores.items())},
+                "fisher_sum": total, "fisher_per_trainable": total / len(trainable) if trainable else 0.0,
+                "trainable_units": list(trainable)}
+
+    # -- state -----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        """The schedule of a checkpoint; its trainable units require grad again."""
+        self.schedule.load_state_dict(state)
+        set_trainable(self.units, self.schedule.trainable)
+
+    # -- DDP -------------------------------------------------------------------------------------------------
+    @staticmethod
+    def rewrap(model, accelerator):
+        """Wrap a prepared model anew so DDP syncs the units that became trainable (several processes only)."""
+        if accelerator.num_processes <= 1:
+            return model
+        inner = accelerator.unwrap_model(model)
+        accelerator._models = [m for m in accelerator._models if m is not model]
+        return accelerator.prepare_model(inner)
+
+
+__all__ = ["Unfreezer", "TrainBatches", "set_trainable"]
+
