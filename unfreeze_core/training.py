@@ -95,7 +95,10 @@ class Trainer:
 
     @property
     def inner_model(self):
-        return self.accelerator.unwrap_model(self.model)
+        """The unwrapped model; unwrap_model walks every module, so once per wrapping, not once per step."""
+        if getattr(self, "_wrapped", None) is not self.model:
+            self._inner, self._wrapped = self.accelerator.unwrap_model(self.model), self.model
+        return self._inner
 
     def run(self, resume: bool = False) -> dict:
         config, acc = self.config, self.accelerator
