@@ -199,7 +199,7 @@ class Trainer:
 
     # -- the end -------------------------------------------------------------------------------------------
     def finish(self) -> dict:
-        """Zero-shot evaluation per language on the main process; schedule, adapter and results on disk."""
+        """Zero-shot evaluation per language (sharded over the processes); schedule, adapter and results on disk."""
         import json
 
         from .results import summarise
@@ -207,14 +207,15 @@ class Trainer:
         acc, parts = self.accelerator, self.parts
         acc.wait_for_everyone()
         results = None
+        model = self.inner_model
         if acc.is_main_process:
-            model = self.inner_model
             (self.run_dir / "schedule.json").write_text(json.dumps(self.schedule.events, indent=1) + "\n")
             parts.backend.save(model, self.run_dir / "task_adapter")
-            scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
-                                          self.prepared.languages, batch_size=self.config.eval_batch_size,
-                                          device=acc.device,
-                                          on_language=lambda lang, s: self.hook.on_evaluate(lang=lang, scores=s))
+        scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
+                                      self.prepared.languages, batch_size=self.config.eval_batch_size,
+                                      device=acc.device, accelerator=acc,
+                                      on_language=lambda lang, s: self.hook.on_evaluate(lang=lang, scores=s))
+        if acc.is_main_process:
             results = summarise(self.config, self.seed, parts.task, scores)
             (self.run_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
             self.hook.on_run_end(run_dir=str(self.run_dir), results=results)

@@ -109,9 +109,21 @@ class ExtractiveQA(SourcedTask):
         return predictions
 
     def evaluate(self, model, tokenizer, lang, *, batch_size, device, split="test"):
+        return self.merge_shards([self.evaluate_shard(model, tokenizer, lang, shard=(0, 1), batch_size=batch_size,
+                                                      device=device, split=split)], lang)
+
+    def evaluate_shard(self, model, tokenizer, lang, *, shard, batch_size, device, split="test"):
+        """(references, predictions) of a contiguous shard of the questions (a question's windows stay together)."""
         data = self.load_test(lang, split)
-        references = self.references(data, lang)
-        predictions = self.predict(model, tokenizer, data, batch_size=batch_size, device=device)
+        index, count = shard
+        part = data.shard(count, index, contiguous=True) if count > 1 else data
+        return self.references(part, lang), self.predict(model, tokenizer, part, batch_size=batch_size, device=device)
+
+    def merge_shards(self, partials, lang):
+        references, predictions = {}, {}
+        for refs, preds in partials:
+            references.update(refs)
+            predictions.update(preds)
         return score(predictions, references, lang)
 
 
