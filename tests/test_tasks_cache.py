@@ -105,3 +105,20 @@ def test_rows_give_dicts_and_lists_of_dicts(data):
     assert rows.__getitems__([5, 2]) == [rows[5], rows[2]]
     shards = [rows.shard(3, i) for i in range(3)]
     assert [r for s in shards for r in s[0:len(s)]] == rows[0:20]
+
+
+def test_loader_options_use_workers_and_pinned_memory_on_gpu_only(monkeypatch):
+    from unfreeze_core.training import loader_options
+
+    monkeypatch.delenv("UNFREEZE_LOADER_WORKERS", raising=False)
+    assert loader_options(torch_device("cpu")) == {"num_workers": 0, "pin_memory": False, "persistent_workers": False}
+    gpu = loader_options(torch_device("cuda"))
+    assert gpu["pin_memory"] and gpu["num_workers"] <= 4 and gpu["persistent_workers"] == (gpu["num_workers"] > 0)
+    monkeypatch.setenv("UNFREEZE_LOADER_WORKERS", "2")
+    assert loader_options(torch_device("cpu"))["num_workers"] == 2
+
+
+def torch_device(kind):
+    import torch
+
+    return torch.device(kind)

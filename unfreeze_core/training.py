@@ -54,6 +54,22 @@ def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
 
 
+def loader_options(device) -> dict:
+    """On a GPU, worker processes collate the next batches while the step runs and pinned memory speeds
+    the copy to the device; on a CPU neither (workers would take the step's cores). The order of batches
+    is the sampler's, drawn in the main process, so it is the same either way.
+    ``UNFREEZE_LOADER_WORKERS`` overrides the number of workers."""
+    import os
+
+    workers = os.environ.get("UNFREEZE_LOADER_WORKERS")
+    cuda = getattr(device, "type", str(device)) == "cuda"
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(4, cores - 1) if cuda else 0
+    workers = max(0, int(workers))
+    return {"num_workers": workers, "pin_memory": cuda, "persistent_workers": workers > 0}
+
+
 class Trainer:
     """Trains one seed; ``hook`` is the plugin manager's hook relay for event hooks."""
 
@@ -73,7 +89,8 @@ class Trainer:
         collate = parts.task.collate(prepared.tokenizer)
         generator = torch.Generator().manual_seed(self.seed)
         loader = torch.utils.data.DataLoader(prepared.train_data, batch_size=config.batch_size, shuffle=True,
-                                             generator=generator, collate_fn=collate, drop_last=False)
+                                             generator=generator, collate_fn=collate, drop_last=False,
+                                             **loader_options(acc.device))
         self.steps = steps = total_steps(config, len(loader))
         self.unfreezer = Unfreezer(parts.selector, prepared.units, k=config.k, seed=self.seed, backend=parts.backend,
                                    task=parts.task, estimator=parts.estimator,
