@@ -96,6 +96,8 @@ def main(argv=None):
     parser.add_argument("--languages", type=int, default=15)
     parser.add_argument("--pairs", type=int, default=5010)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--passes", type=int, choices=[1, 2], default=2,
+                        help="2: a second evaluation that reads the tokenised test splits from the cache")
     parser.add_argument("--skip-default", action="store_true", help="only the XNLI-sized evaluation")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
@@ -114,7 +116,7 @@ def main(argv=None):
             _, parts, prepared = build(args, None, False)
             ms = step_ms(args, parts, prepared, device)
             first, _ = evaluate(args, parts, prepared, device)
-            second, _ = evaluate(args, parts, prepared, device)
+            second = evaluate(args, parts, prepared, device)[0] if args.passes == 2 else first
             train = ms * 600 / 1000
             result["default_job"] = {"step_ms": ms, "train_600_steps_s": train, "eval_first_s": first,
                                      "eval_cached_s": second, "languages": len(prepared.languages),
@@ -124,7 +126,7 @@ def main(argv=None):
         _, parts, prepared = build(args, str(folder), True)
         ms = step_ms(args, parts, prepared, device)
         first, scores = evaluate(args, parts, prepared, device)
-        second, _ = evaluate(args, parts, prepared, device)
+        second = evaluate(args, parts, prepared, device)[0] if args.passes == 2 else first
         pairs = args.languages * args.pairs
         mnli_steps = 15 * 392_702 / 128  # the paper's MNLI budget: 15 epochs at batch 128
         train = ms * (128 / args.batch_size) * mnli_steps / 1000

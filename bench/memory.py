@@ -75,6 +75,9 @@ def one(args) -> dict:
             p.requires_grad_(unit in trainable)
     params = prepared.head_params + [p for u in trainable for _, p in prepared.units[u]]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
+    with torch.no_grad():  # weights loaded from safetensors may be memory-mapped: make them resident first
+        for p in model.parameters():
+            p.sum()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16")
     cuda = device.type == "cuda"
     if cuda:
