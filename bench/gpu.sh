@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU numbers (issue 12) in one go on a GPU machine whose image has other library versions:
 # installs the carried wheels (.whl/, see docs/benchmarks.md) and this tree into /tmp/site, then runs
-# bench/gpu_suite.py. Results: $OUT/gpu-results.md (+ JSON per step). About 8 minutes on an H100/H200.
+# bench/gpu_suite.py. Results: $OUT/gpu-results.md (+ JSON per step). At most about 9 minutes (the suite stops starting steps after 530 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
