@@ -31,6 +31,8 @@ import click
 @click.option("--eval-every", type=int, help="Score the train language's validation split every N steps (0: off).")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 @click.option("--checkpoint-every", type=int, help="Save a resumable checkpoint every N steps (default: 100; 0: off).")
+@click.option("--report-to", "report_to", multiple=True, metavar="TRACKER",
+              help="Experiment tracker (tensorboard, wandb, mlflow, trackio); several allowed: --report-to a --report-to b or a,b.")
 @click.option("--resume", "resume_dir", type=click.Path(), help="Continue the seed run in this folder from its checkpoint.")
 @click.argument("more_seeds", nargs=-1, type=int, required=False)
 def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resume_dir, **flags):
@@ -45,6 +47,7 @@ def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resu
     if more_seeds and not seeds:
         raise click.UsageError("unexpected arguments: " + " ".join(map(str, more_seeds)))
     flags["seeds"] = all_seeds or None
+    flags["report_to"] = [n.strip() for names in flags.get("report_to") or () for n in names.split(",") if n.strip()] or None
     options = list(options)
     if data_dir:
         options.append(f"task.data_dir={data_dir}")

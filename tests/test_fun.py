@@ -99,3 +99,82 @@ def test_fun_rejects_an_unknown_estimator(nli_dir, tmp_path):
 
     with pytest.raises(UnfreezeError, match="nope"):
         train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "x", [(None, "estimator", "nope")])
+
+
+# -- FUN's defaults follow the paper (issue 11, item 3) ------------------------------------------------
+
+
+class Streaming:
+    """Per-example values where unit 1 leads unit 0 by far: sequential stopping would stop at once."""
+
+    def stream(self, model, *, units, unit_modules, task, batches, generator=None):
+        for _ in batches:
+            yield {0: torch.full((4,), 1.0) + torch.rand(4) * 0.01, 1: torch.full((4,), 5.0) + torch.rand(4) * 0.01}
+
+    def estimate(self, model, **kwargs):
+        values = list(self.stream(model, **kwargs))
+        return {u: float(torch.cat([v[u] for v in values]).mean()) for u in (0, 1)}
+
+
+def fun_batches_read(options):
+    from unfreeze_core.api import SelectionContext
+    from unfreeze_selectors.fun import FUN
+
+    selector = FUN(FUN.Options(fisher_batches=12, **options))
+    selector.check(2)
+    used = {}
+
+    def fisher(batches, estimator):
+        wrapped = estimator(Streaming())
+        scores = wrapped.estimate(None, units={0: [], 1: []}, unit_modules={}, task=None, batches=list(range(batches)))
+        used["batches"] = wrapped.batches_used
+        return scores
+
+    import random
+
+    ctx = SelectionContext(step=0, num_units=2, k=1, trainable=[], frozen=[0, 1], rng=random.Random(0), fisher=fisher)
+    assert selector.select(ctx).units == [1]
+    return used["batches"]
+
+
+def test_fun_reads_every_batch_by_default_and_stops_early_only_when_asked():
+    assert fun_batches_read({}) == 12
+    assert fun_batches_read({"stop_z": 3.0, "min_batches": 5}) == 5
+
+
+def test_train_batches_never_feed_an_example_twice():
+    from unfreeze_core.controller import TrainBatches
+
+    data = [{"idx": i} for i in range(20)]
+    batches = TrainBatches(data, 8, lambda rows: {"idx": torch.tensor([r["idx"] for r in rows])}, seed=1)
+    assert batches.available() == 3
+    whole = [b["idx"].tolist() for b in batches(5, step=0)]  # asks for more than the set holds
+    assert len(whole) == 3 and sorted(i for b in whole for i in b) == list(range(20))
+    part = [i for b in batches(2, step=0) for i in b["idx"].tolist()]
+    assert len(part) == len(set(part)) == 16
+    assert [b["idx"].tolist() for b in batches(3, step=0)] == whole  # seeded by (seed, step)
+    assert [b["idx"].tolist() for b in batches(3, step=1)] != whole
+    from unfreeze_core.errors import UnfreezeError
+
+    with pytest.raises(UnfreezeError, match="map-style"):
+        next(TrainBatches(iter(data), 8, None, seed=1)(2, step=0))
+
+
+def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_path, caplog):
+    config = config_for(nli_dir, tmp_path, selector="fisher", fisher_every=4, fisher_batches=5)
+    config.options["task"]["train_limit"] = 16  # two batches of 8
+    with caplog.at_level("WARNING", logger="unfreeze"):
+        _, run = train(config, tmp_path / "small", [("selector", "fisher_batches", "5")])
+    events = json.loads((run / "schedule.json").read_text())
+    scored = [e for e in events if "scores" in e]
+    assert scored and all(e["batches"] == 2 and e["train_examples"] == 16 for e in scored)
+    tracked = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "fisher" in line]
+    assert tracked and all(r["batches"] == 2 and r["train_examples"] == 16 for r in tracked)
+    warnings = [r.getMessage() for r in caplog.records if "each estimate uses every example once" in r.getMessage()]
+    assert len(warnings) == 1 and "16 examples" in warnings[0]
+
+
+def test_fun_events_record_the_batches_read(nli_dir, tmp_path):
+    _, run = train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "fun", [("selector", "fisher_batches", "3")])
+    scored = [e for e in json.loads((run / "schedule.json").read_text()) if "scores" in e]
+    assert scored and all(e["batches"] == 3 and "train_examples" not in e for e in scored)

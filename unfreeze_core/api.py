@@ -48,7 +48,8 @@ class SelectionContext:
     """``fisher(batches=40, estimator=None)``: tr(F) per unit on a copy of the model with every
     unit trainable, on that many training batches; training itself is left untouched."""
     train_batches: Callable[[int], Iterator[dict]] | None = None
-    """``train_batches(n)``: n training batches drawn without disturbing the training order."""
+    """``train_batches(n)``: n training batches drawn without disturbing the training order, each
+    example at most once (fewer batches when the training set is smaller)."""
 
 
 class Selector(Plugin):

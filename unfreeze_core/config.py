@@ -41,6 +41,8 @@ class RunConfig:
     output_dir: str = "runs"
     threads: int | None = None
     """CPU threads for torch (None: torch's default); 1 is fastest for small models on a busy machine."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers through accelerate (tensorboard, wandb, mlflow, trackio ...); empty: none."""
     options: dict[str, dict] = field(default_factory=lambda: {kind: {} for kind in PLUGIN_KINDS})
 
     DEFAULT_STEPS = 600
@@ -75,6 +77,11 @@ class RunConfig:
             bad("--checkpoint-every must be >= 0 (0: no checkpoints)")
         if not self.seeds:
             bad("give at least one seed")
+        from .trackers import NAMES
+
+        for name in self.report_to:
+            if name not in NAMES:
+                bad(f"--report-to {name}: unknown tracker (known: {', '.join(NAMES)})")
         unknown = set(self.options) - set(PLUGIN_KINDS)
         if unknown:
             bad(f"unknown options block {sorted(unknown)[0]!r} (known: {', '.join(PLUGIN_KINDS)})")

@@ -20,11 +20,14 @@ The two invariants a loop must keep:
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Iterable, Iterator
 
 from .errors import UnfreezeError
 from .fisher import fisher_scores
 from .schedule import Schedule
+
+logger = logging.getLogger("unfreeze")
 
 
 def set_trainable(units: dict, new: Iterable[int], flag: bool = True) -> None:
@@ -42,20 +45,29 @@ def _state():
 
 class TrainBatches:
     """Training batches for a selector's services, from a data loader of their own seeded by
-    (seed, step): the training loop's order and RNG are untouched."""
+    (seed, step): the training loop's order and RNG are untouched. One shuffled pass at most: ``n``
+    batches never hold the same example twice; a training set smaller than ``n`` batches gives every
+    example once (fewer batches)."""
 
     def __init__(self, dataset, batch_size: int, collate, seed: int, device=None):
         self.dataset, self.batch_size, self.collate, self.seed, self.device = dataset, batch_size, collate, seed, device
+
+    def available(self) -> int:
+        """Batches in one pass over the training set."""
+        return -(-len(self.dataset) // self.batch_size)
 
     def __call__(self, n: int, step: int) -> Iterator[dict]:
         import itertools
 
         import torch
 
+        if not hasattr(self.dataset, "__getitem__") or not hasattr(self.dataset, "__len__"):
+            raise UnfreezeError("training batches for a selector need a map-style training dataset (with len and "
+                                "indexing), not an iterable one")
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True,
                                              generator=generator, collate_fn=self.collate)
-        for batch in itertools.islice(itertools.cycle(loader), n):
+        for batch in itertools.islice(loader, n):
             yield {k: v.to(self.device) if hasattr(v, "to") and self.device is not None else v
                    for k, v in batch.items()}
 
@@ -73,6 +85,7 @@ class Unfreezer:
                  batches: TrainBatches | None = None):
         self.units, self.backend, self.task, self.estimator = units, backend, task, estimator
         self.seed, self.batches = seed, batches
+        self.last_estimate, self._warned_short = None, False
         self.schedule = Schedule(selector, len(units), k, seed)
 
     # -- the parameters and the optimizer --------------------------------------------------------------
@@ -107,8 +120,12 @@ class Unfreezer:
         before = set(schedule.trainable)
         state = _state()
         if state.is_main_process:
+            self.last_estimate = None
+            events = len(schedule.events)
             schedule.advance(step, fisher=lambda batches=40, estimator=None: self.fisher(model, step, batches, estimator),
                              train_batches=lambda n: self.train_batches(n, step))
+            if self.last_estimate and len(schedule.events) > events:
+                schedule.events[-1].update(self.last_estimate)  # how much data the decision read
         if state.num_processes > 1:
             from accelerate.utils import broadcast_object_list
 
@@ -142,17 +159,30 @@ class Unfreezer:
         device = self.batches.device if self.batches is not None and self.batches.device is not None \
             else next(model.parameters()).device
         generator = torch.Generator(device=device).manual_seed(self.seed * 7_919 + step)
-        return fisher_scores(model, self.backend, self.task, estimator, list(self.train_batches(batches, step)),
-                             generator, in_place=_state().num_processes == 1)
+        data = list(self.train_batches(batches, step))
+        scores = fisher_scores(model, self.backend, self.task, estimator, data, generator,
+                               in_place=_state().num_processes == 1)
+        self.last_estimate = {"batches": getattr(estimator, "batches_used", None) or len(data)}
+        if len(data) < batches:
+            examples = len(self.batches.dataset)
+            self.last_estimate["train_examples"] = examples
+            if not self._warned_short:
+                self._warned_short = True
+                logger.warning(f"tr(F): the training set has {examples} examples, fewer than {batches} batches of "
+                               f"{self.batches.batch_size}; each estimate uses every example once ({len(data)} batches)")
+        return scores
 
-    def track(self, model, step: int, batches: int) -> dict:
-        """tr(F) per unit, its sum over trainable units and that sum per trainable unit (call on one process)."""
+    def track(self, model, step: int, batches: int):
+        """A ``FisherRecord``: tr(F) per unit, its sum over trainable units and that sum per trainable unit
+        (call on one process)."""
+        from .events import FisherRecord
+
         scores = self.fisher(model, step, batches)
-        trainable = self.schedule.trainable
+        trainable = list(self.schedule.trainable)
         total = sum(scores[u] for u in trainable)
-        return {"step": step, "fisher": {str(u): s for u, s in sorted(scores.items())},
-                "fisher_sum": total, "fisher_per_trainable": total / len(trainable) if trainable else 0.0,
-                "trainable_units": list(trainable)}
+        return FisherRecord(step=step, fisher=dict(sorted(scores.items())), fisher_sum=total,
+                            fisher_per_trainable=total / len(trainable) if trainable else 0.0,
+                            trainable_units=trainable, **self.last_estimate)
 
     # -- state -----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -36,13 +36,33 @@ def on_run_start(run_dir, config):
 
 
 @hookspec
-def on_unfreeze(step, units, scores):
-    """Units became trainable at ``step``; ``scores`` maps unit -> selector score, or is None."""
+def on_unfreeze(step, units, scores, record):
+    """Units became trainable at ``step``; ``scores`` maps unit -> selector score, or is None.
+    ``record`` is the same as an ``unfreeze_core.events.UnfreezeRecord`` (implement only the arguments you need)."""
+
+
+@hookspec
+def on_loss(record):
+    """Training loss was logged: ``record`` is an ``unfreeze_core.events.LossRecord``
+    (step, loss, lr, trainable_units, elapsed_s)."""
+
+
+@hookspec
+def on_validation(record):
+    """The train language's validation scores were measured: an ``unfreeze_core.events.ValidationRecord``
+    (step, scores). Main process only."""
+
+
+@hookspec
+def on_fisher(record):
+    """tr(F) per unit was measured (``--fisher-every``): an ``unfreeze_core.events.FisherRecord`` (step, fisher:
+    {unit: tr(F)}, fisher_sum, fisher_per_trainable, trainable_units, batches, train_examples). Main process only."""
 
 
 @hookspec
 def on_log(step, metrics):
-    """Metrics (loss, lr, trainable units, tr(F) ...) were logged at ``step``."""
+    """A line was written to ``log.jsonl``: ``metrics`` is that line as a dict (any of the three kinds above).
+    The untyped form, kept for existing plugins; new plugins use on_loss / on_validation / on_fisher."""
 
 
 @hookspec

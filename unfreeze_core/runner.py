@@ -13,6 +13,7 @@ from .config import RunConfig, build_config
 from .errors import UnfreezeError
 from .plugins import get_plugins
 from .results import aggregate, new_group_dir
+from .trackers import Trackers, accelerator_kwargs
 
 
 def make_progress(console):
@@ -57,7 +58,8 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision,
+                              **accelerator_kwargs(config.report_to, config.output_dir))
     group = new_group_dir(config.output_dir, f"{config.task}-{config.adapter}-{config.selector}")
     if accelerator.num_processes > 1:  # every rank writes into the main rank's folder
         from accelerate.utils import broadcast_object_list
@@ -82,7 +84,8 @@ def resume(run_dir, console=None) -> dict | None:
     config, _ = build_config(run_dir / "config.yaml", {}, [])
     set_threads(config)
     parts = build(config, get_plugins())
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision,
+                              **accelerator_kwargs(config.report_to, run_dir.parent.parent))
     return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
 
 
@@ -97,6 +100,9 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
         (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed]}, sort_keys=False))
         (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
     plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
+    trackers = Trackers(accelerator, config, seed, run_dir) if config.report_to else None
+    if trackers:
+        plugins.register(trackers, name="unfreeze-trackers")
     progress = make_progress(console) if accelerator.is_main_process else None
     update = None
     if progress:
@@ -117,6 +123,9 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
     finally:
         if progress:
             progress.stop()
+        if trackers:
+            plugins.unregister(trackers)
+            trackers.finish()
     if accelerator.is_main_process:
         print_seed(result, console)
         console.print(f"run directory: {run_dir}")

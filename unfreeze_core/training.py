@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint, evaluation
+from .events import LossRecord, UnfreezeRecord, ValidationRecord
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
@@ -130,23 +131,24 @@ class Trainer:
             if new:
                 self.rewrap()
                 last_unfreeze = (step, new)
-                self.hook.on_unfreeze(step=step, units=new, scores=self.unfreezer.last_event.get("scores"))
+                record = UnfreezeRecord.from_event({**self.unfreezer.last_event, "units": new})
+                self.hook.on_unfreeze(step=step, units=new, scores=self.unfreezer.last_event.get("scores"),
+                                      record=record)
             if config.fisher_every and step % config.fisher_every == 0:
                 self._main_only(log, lambda: self.unfreezer.track(self.inner_model, step, config.fisher_batches))
             loss = self._step(batches)
             self.scheduler.step()
             window.append(loss)
             if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
-                record = {"step": step + 1, "loss": sum(window) / len(window), "lr": self.scheduler.get_last_lr()[0],
-                          "trainable_units": list(self.schedule.trainable),
-                          "elapsed_s": round(time.time() - started, 2)}
+                self._emit(log, LossRecord(step=step + 1, loss=sum(window) / len(window),
+                                           lr=self.scheduler.get_last_lr()[0],
+                                           trainable_units=list(self.schedule.trainable),
+                                           elapsed_s=round(time.time() - started, 2)))
                 window = []
-                log.write(record)
-                self.hook.on_log(step=step + 1, metrics=record)
             if config.eval_every and ((step + 1) % config.eval_every == 0 or step + 1 == self.steps):
-                self._main_only(log, lambda: {"step": step + 1, "validation": evaluation.validation_scores(
+                self._main_only(log, lambda: ValidationRecord(step + 1, evaluation.validation_scores(
                     self.inner_model, self.parts.task, self.prepared.tokenizer, batch_size=config.eval_batch_size,
-                    device=acc.device)})
+                    device=acc.device)))
             if config.checkpoint_every and ((step + 1) % config.checkpoint_every == 0 or step + 1 == self.steps) \
                     and acc.is_main_process:
                 self.save_checkpoint(step + 1, window)
@@ -155,12 +157,17 @@ class Trainer:
         log.close()
         return self.finish()
 
+    def _emit(self, log: RunLog, record) -> None:
+        """A typed record (events.py) into log.jsonl and to its event hook, and to ``on_log`` as a dict."""
+        line = record.as_dict()
+        log.write(line)
+        getattr(self.hook, record.hook)(record=record)
+        self.hook.on_log(step=record.step, metrics=line)
+
     def _main_only(self, log: RunLog, measure) -> None:
         """A record measured on the main process only (tr(F), validation): logged and told to the hooks."""
         if self.accelerator.is_main_process:
-            record = measure()
-            log.write(record)
-            self.hook.on_log(step=record["step"], metrics=record)
+            self._emit(log, measure())
         self.accelerator.wait_for_everyone()
 
     def _endless(self, loader, skip: int = 0):

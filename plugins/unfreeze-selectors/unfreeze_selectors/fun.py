@@ -13,10 +13,10 @@ class FUN(Selector):
     ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches; the
     frozen unit with the largest score is unfrozen and all scores go into schedule.json.
 
-    The estimate stops before ``fisher_batches`` once the decision is clear: when the best frozen unit
-    leads every other frozen unit by ``stop_z`` standard errors of the paired per-example difference,
-    after at least ``min_batches`` (estimators that stream per-example values, e.g. ``exact``;
-    ``stop_z=0`` always reads every batch, as the released code does).
+    By default every estimate reads all ``fisher_batches`` batches, as the paper does. Sequential
+    stopping is an option: with ``stop_z > 0`` the estimate stops once the best frozen unit leads every
+    other frozen unit by ``stop_z`` standard errors of the paired per-example difference, after at least
+    ``min_batches`` (estimators that stream per-example values, e.g. ``exact``).
 
     ``top_first`` reproduces the released code: the top unit is unfrozen at step 0 without an
     estimate, and FUN decides from step k on. With one frozen unit left there is nothing to decide,
@@ -29,7 +29,7 @@ class FUN(Selector):
         """A registered Fisher estimator (exact, batch, official ...); default: the run's --fisher."""
         fisher_batches: int = 40
         top_first: bool = False
-        stop_z: float = 3.0
+        stop_z: float = 0.0
         min_batches: int = 5
 
         def __post_init__(self):

@@ -1,0 +1,51 @@
+"""Run under ``torchrun --nproc_per_node 2``: the Trainer callback with FUN on a tiny adapters model
+(gloo, CPU); each rank dumps its schedule and its units' weights. argv: out_dir."""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
+
+from hf_fixtures import tiny_classifier, tiny_dataset, training_args, unit_weights
+from unfreeze_core.integrations.transformers import UnfreezeCallback
+
+
+class Snapshots(TrainerCallback):
+    def __init__(self, units):
+        self.units, self.taken = units, {}
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == 0:
+            self.taken[0] = unit_weights(self.units)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.taken[state.global_step] = unit_weights(self.units)
+
+
+def main():
+    out = Path(sys.argv[1])
+    model, tokenizer = tiny_classifier(seed=0)
+    callback = UnfreezeCallback(model, selector="fisher", k=2, selector_options={"fisher_batches": 2},
+                                fisher_every=4, fisher_batches=2)
+    args = training_args(out / "trainer", max_steps=10, ddp_backend="gloo", weight_decay=0.1)
+    snaps = Snapshots(callback.units)
+    trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, 96),
+                      data_collator=DataCollatorWithPadding(tokenizer), callbacks=[snaps])
+    callback.add_to(trainer)
+    trainer.train()
+    rank = trainer.args.process_index
+    weights = {str(u): w.double().sum().item() for u, w in unit_weights(callback.units).items()}
+    logged = [sorted(k for k in entry if k.startswith(("fisher/", "unfreeze/"))) for entry in trainer.state.log_history]
+    at = {u: e["step"] for e in callback.schedule.events for u in e["units"]}
+    moved = [(u, done) for u, step in at.items() for done in range(1, step + 1)
+             if not torch.equal(snaps.taken[done][u], snaps.taken[0][u])]
+    record = {"moved_while_frozen": moved, "rank": rank, "world": trainer.args.world_size, "events": callback.schedule.events, "weights": weights,
+              "logged": [keys for keys in logged if keys]}
+    (out / f"rank{rank}.json").write_text(json.dumps(record))
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main()

@@ -1,0 +1,1 @@
+"""Drivers of the loop-independent controller (``unfreeze_core.controller``) inside other trainers."""

@@ -1,0 +1,245 @@
+"""Scheduled unfreezing (GU, LPFT, random, FUN ... any registered selector) for ``transformers.Trainer``
+and ``adapters.AdapterTrainer``: a ``TrainerCallback`` driving the loop-independent ``Unfreezer``.
+
+    callback = UnfreezeCallback(model, selector="fisher", k=50)   # before the Trainer is built
+    trainer = AdapterTrainer(model=model, args=args, train_dataset=train)
+    callback.add_to(trainer)
+    trainer.train()
+
+The optimizer trap: the Trainer builds its optimizer from the parameters that require grad when
+training starts, so units frozen before that would never be trained. The callback therefore makes
+every unit require grad when it is created; the Trainer's optimizer (and, under several processes,
+DDP) then holds every unit. At ``on_train_begin`` (optimizer built, model wrapped) the callback checks
+that the optimizer holds every unit and freezes the units the schedule has not unfrozen yet; at
+``on_step_begin`` of update s+1 (``state.global_step == s``) it runs SELECT, so a unit unfrozen at
+step s is unchanged through s and moves at update s+1. Frozen units have no grad (the Trainer zeroes
+grads to None), and AdamW skips them. Under DDP the units were registered with the wrapper, and
+``find_unused_parameters`` (the Trainer's default for a model without gradient checkpointing) lets
+frozen units go without a grad on every rank.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from ..controller import TrainBatches, Unfreezer, set_trainable
+from ..errors import UnfreezeError
+
+SCHEDULE_FILE = "schedule.json"
+STATE_FILE = "unfreeze_state.json"  # in each checkpoint-N folder, for resume_from_checkpoint
+
+
+class LogitsOf:
+    """ŷ for a Hugging Face model's outputs: start and end logits (extractive QA) or the logits."""
+
+    def output_distributions(self, outputs):
+        start = getattr(outputs, "start_logits", None)
+        if start is not None:
+            return [start, outputs.end_logits]
+        return [outputs.logits]
+
+
+class ModuleUnits:
+    """A backend from a user's mapping unit -> modules (objects or dotted names in ``model``)."""
+
+    def __init__(self, model, mapping: dict):
+        names = {id(m): n for n, m in model.named_modules()}
+        self.names = {}
+        for unit, modules in mapping.items():
+            resolved = []
+            for module in modules if isinstance(modules, (list, tuple)) else [modules]:
+                if isinstance(module, str):
+                    resolved.append(module)
+                elif id(module) in names:
+                    resolved.append(names[id(module)])
+                else:
+                    raise UnfreezeError(f"unit {unit}: {type(module).__name__} is not a module of the model")
+            self.names[int(unit)] = resolved
+        if sorted(self.names) != list(range(len(self.names))):
+            raise UnfreezeError(f"units must be numbered 0..L-1 (bottom layer 0), got {sorted(self.names)}")
+
+    def unit_modules(self, model):
+        try:
+            return {u: [model.get_submodule(n) for n in names] for u, names in self.names.items()}
+        except AttributeError as exc:
+            raise UnfreezeError(f"units: {exc}") from None
+
+    def units(self, model):
+        return {u: [(f"{n}.{p_name}", p) for n, m in zip(self.names[u], modules) for p_name, p in m.named_parameters()]
+                for u, modules in self.unit_modules(model).items()}
+
+
+def _registered(kind: str, name: str, options: dict | None):
+    from ..options import parse_options
+    from ..plugins import get_plugins
+
+    cls = get_plugins().registries()[kind].get(name)
+    return cls(parse_options(cls.Options, options, f"{kind[:-1].replace('_', ' ')} {name!r}"))
+
+
+def _backend(model, units, backend, backend_options, adapter):
+    if units is not None:
+        return ModuleUnits(model, units)
+    if backend is not None:
+        made = _registered("adapter_backends", backend, backend_options)
+    else:  # the model's active adapter (an adapters model, as AdapterTrainer trains)
+        from ..units import TaskAdapterBackend
+
+        made = TaskAdapterBackend()
+        active = getattr(model, "active_adapters", None)
+        names = sorted(active.flatten()) if active is not None else []
+        if adapter is None and len(names) != 1:
+            raise UnfreezeError("give units={unit: [modules]}, backend= or adapter=: the model has "
+                                f"{len(names)} active adapters ({', '.join(names) or 'none'})")
+        made.adapter_name = adapter or names[0]
+        return made
+    if adapter is not None:
+        made.adapter_name = adapter
+    return made
+
+
+class UnfreezeCallback(TrainerCallback):
+    """Algorithm 1 inside a Hugging Face Trainer. Create it before the Trainer, then ``add_to(trainer)``.
+
+    Units (bottom layer 0): ``units={0: [module or "dotted.name", ...], ...}``; or ``backend="madx"`` /
+    ``"lora"`` ... (a registered backend's ``units`` applied to the model; ``adapter`` names the adapter);
+    or, by default, the layers of the model's single active ``adapters`` adapter.
+    ``selector`` and ``estimator`` are registered names with their options (``selector_options`` as
+    ``-o`` would give them). ``fisher_every`` > 0 logs tr(F) per unit every that many steps.
+    ``seed`` (default ``args.seed``) seeds the selector and the services' data order and ŷ.
+    """
+
+    def __init__(self, model, *, selector: str = "fisher", k: int = 50, selector_options: dict | None = None,
+                 units: dict | None = None, backend: str | None = None, backend_options: dict | None = None,
+                 adapter: str | None = None, estimator: str | None = "exact", estimator_options: dict | None = None,
+                 task=None, fisher_every: int = 0, fisher_batches: int = 40, seed: int | None = None):
+        self.backend = _backend(model, units, backend, backend_options, adapter)
+        self.units = self.backend.units(model)
+        if not self.units:
+            raise UnfreezeError("the model has no units to unfreeze")
+        self.selector = _registered("selectors", selector, selector_options)
+        self.estimator = None
+        if estimator is not None:
+            from ..plugins import get_plugins
+
+            if estimator in get_plugins().registries()["fisher_estimators"].entries:
+                self.estimator = _registered("fisher_estimators", estimator, estimator_options)
+            elif fisher_every:
+                raise UnfreezeError(f"fisher_every needs the Fisher estimator {estimator!r}, which is not installed")
+        self.k, self.seed, self.task = k, seed, task or LogitsOf()
+        self.fisher_every, self.fisher_batches = fisher_every, fisher_batches
+        self.unfreezer, self.trainer, self.tracked = None, None, []
+        set_trainable(self.units, self.units)  # every unit in the optimizer (and in DDP) the Trainer builds
+
+    def add_to(self, trainer):
+        """Register with ``trainer``: events and tr(F) go through ``trainer.log`` (every ``report_to``)."""
+        if self not in trainer.callback_handler.callbacks:
+            trainer.add_callback(self)
+        self.trainer = trainer
+        return trainer
+
+    @property
+    def schedule(self):
+        return self.unfreezer.schedule
+
+    # -- Trainer events ----------------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, train_dataloader=None, **kwargs):
+        if self.trainer is None:
+            raise UnfreezeError("UnfreezeCallback: call callback.add_to(trainer) before trainer.train()")
+        self._check_optimizer(optimizer)
+        find_unused = args.ddp_find_unused_parameters
+        if args.world_size > 1 and not (find_unused if find_unused is not None else not args.gradient_checkpointing):
+            raise UnfreezeError("UnfreezeCallback under several processes needs ddp_find_unused_parameters=True "
+                                "(frozen units have no gradient)")
+        seed = args.seed if self.seed is None else self.seed
+        batches = TrainBatches(train_dataloader.dataset, args.per_device_train_batch_size, train_dataloader.collate_fn,
+                               seed, args.device) if train_dataloader is not None else None
+        self.unfreezer = Unfreezer(self.selector, self.units, k=self.k, seed=seed, backend=self.backend,
+                                   task=self.task, estimator=self.estimator, batches=batches)
+        self.unfreezer.check_budget(state.max_steps)
+        self.tracked = []
+        if state.global_step:
+            self._resume(args, state)
+        self.unfreezer.freeze()
+
+    def on_step_begin(self, args, state, control, model=None, **kwargs):
+        step, unfreezer = state.global_step, self.unfreezer
+        inner = _unwrap(model)
+        new = unfreezer.advance(step, inner)
+        if new:
+            event = unfreezer.last_event
+            logs = {"unfreeze/trainable_units": float(len(unfreezer.schedule.trainable))}
+            logs.update({f"unfreeze/unit_{u}": 1.0 for u in new})
+            logs.update({f"unfreeze/score_{u}": s for u, s in (event.get("scores") or {}).items()})
+            self.trainer.log(logs)
+        if self.fisher_every and step % self.fisher_every == 0:
+            record = _broadcast(unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None)
+            logs = {f"fisher/unit_{u}": s for u, s in record.fisher.items()}
+            logs.update({"fisher/sum_trainable": record.fisher_sum, "fisher/per_trainable": record.fisher_per_trainable})
+            self.trainer.log(logs)
+            self.tracked.append(record.as_dict())
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / STATE_FILE).write_text(json.dumps({"schedule": self.unfreezer.state_dict(),
+                                                         "tracked": self.tracked}))
+            self._write(args)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self._write(args)
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def _write(self, args) -> None:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SCHEDULE_FILE).write_text(json.dumps(self.unfreezer.schedule.events, indent=1) + "\n")
+        if self.tracked:
+            (out / "fisher.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.tracked))
+
+    def _check_optimizer(self, optimizer) -> None:
+        held = {id(p) for group in (optimizer.param_groups if optimizer is not None else []) for p in group["params"]}
+        missing = [u for u, params in self.units.items() if any(id(p) not in held for _, p in params)]
+        if optimizer is not None and missing:
+            raise UnfreezeError(f"the optimizer does not hold units {missing}: create UnfreezeCallback before the "
+                                "optimizer (it makes every unit require grad), or build it with unit_param_groups()")
+
+    def _resume(self, args, state) -> None:
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
+        if not path.is_file():
+            raise UnfreezeError(f"resuming at step {state.global_step}: no {path} to restore the unfreezing schedule")
+        saved = json.loads(path.read_text())
+        self.unfreezer.load_state_dict(saved["schedule"])
+        self.tracked = saved["tracked"]
+
+    def unit_param_groups(self, other_params, **group_options) -> list[dict]:
+        """Optimizer groups with ``other_params`` and every unit's parameters, for an optimizer built by hand."""
+        return [{"params": list(other_params), **group_options},
+                {"params": [p for params in self.units.values() for _, p in params], **group_options}]
+
+
+def _unwrap(model):
+    from accelerate.utils import extract_model_from_parallel
+
+    return extract_model_from_parallel(model)
+
+
+def _is_main() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def _broadcast(obj):
+    from accelerate import PartialState
+
+    if PartialState().num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        return broadcast_object_list([obj])[0]
+    return obj
