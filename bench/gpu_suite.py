@@ -28,6 +28,7 @@ def steps(smoke: bool, out: Path):
         return [
             ("frozen backward, madx", py + [str(HERE / "frozen_backward.py"), "--steps", "4", "--warmup", "1"], 300),
             ("engine overhead, madx", py + [str(HERE / "engine_overhead.py"), "--steps", "6", "--warmup", "1"], 300),
+            ("callback overhead", py + [str(HERE / "callback_overhead.py"), "--rounds", "2", "--chunk", "4"], 300),
             ("tr(F) estimators, madx", py + [str(HERE / "fisher_estimators.py"), "--batches", "2", "--batch-size", "4",
                                               "--json", str(out / "fisher-madx.json")], 300),
             ("peak memory, madx", py + [str(HERE / "memory.py"), "--batches", "1", "--batch-size", "4", *gpu,
@@ -44,6 +45,8 @@ def steps(smoke: bool, out: Path):
         ("engine overhead, madx", py + [str(HERE / "engine_overhead.py"), *base, "--device", "cuda", "--mixed-precision",
                                         "bf16", "--steps", "80", "--warmup", "10", "--json",
                                         str(out / "engine-base.json")], 150),
+        ("callback overhead", py + [str(HERE / "callback_overhead.py"), *base, "--rounds", "4", "--chunk", "20",
+                                    "--json", str(out / "callback-base.json")], 120),
         ("tr(F) estimators, madx", py + [str(HERE / "fisher_estimators.py"), *base, "--device", "cuda", "--dtype", "bf16",
                                          "--loop-batches", "8", "--json", str(out / "fisher-madx.json")], 150),
         ("tr(F) estimators, lora", py + [str(HERE / "fisher_estimators.py"), *base, "--device", "cuda", "--dtype", "bf16",

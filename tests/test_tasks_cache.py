@@ -122,3 +122,28 @@ def torch_device(kind):
     import torch
 
     return torch.device(kind)
+
+
+def test_loader_workers_keep_the_batch_order(nli_dir, tmp_path, monkeypatch):
+    """Two DataLoader workers (the GPU setting) train to the same weights as none: the order is the sampler's."""
+    import torch
+    from accelerate import Accelerator
+
+    from unfreeze_core.components import build
+    from unfreeze_core.config import RunConfig
+    from unfreeze_core.plugins import get_plugins
+    from unfreeze_core.training import Trainer
+
+    weights = []
+    for workers in ("0", "2"):
+        monkeypatch.setenv("UNFREEZE_LOADER_WORKERS", workers)
+        config = RunConfig(task="nli", model="tiny", adapter="lora", steps=6, batch_size=8, lr=1e-2,
+                           checkpoint_every=0, output_dir=str(tmp_path / workers))
+        config.options["task"] = {"data_dir": str(nli_dir), "languages": ["en"], "eval_limit": 8}
+        plugins = get_plugins()
+        trainer = Trainer(config, build(config, plugins), Accelerator(cpu=True), seed=2,
+                          run_dir=tmp_path / workers / "run", hook=plugins.hook)
+        trainer.run()
+        assert trainer.loader.num_workers == int(workers)
+        weights.append({k: v.clone() for k, v in trainer.inner_model.state_dict().items()})
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
