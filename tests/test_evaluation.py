@@ -74,3 +74,17 @@ def test_language_swap_loads_nothing(tmp_path, monkeypatch):
     assert set(scores) == {"en", "ar", "zh"}
     assert all(lang in active[lang] for lang in scores)  # each language's adapter was the active one
     assert "en" in str(model.active_adapters)  # the train language is active again
+
+
+def test_evaluation_runs_in_the_run_precision(tmp_path):
+    """The model accelerate prepared for a bf16 run evaluates under bf16 autocast (what Trainer.finish uses)."""
+    from accelerate import Accelerator
+
+    parts, prepared = prepared_for("xnli", write_task("xnli", tmp_path / "xnli", test=8))
+    accelerator = Accelerator(cpu=True, mixed_precision="bf16")
+    model = accelerator.unwrap_model(accelerator.prepare(prepared.model))
+    dtypes = set()
+    layer = model.roberta.encoder.layer[0].attention.self.query
+    layer.register_forward_hook(lambda m, inp, out: dtypes.add(out.dtype))
+    evaluation.zero_shot(model, parts.backend, parts.task, prepared.tokenizer, ["en"], batch_size=4, device="cpu")
+    assert dtypes == {torch.bfloat16}
