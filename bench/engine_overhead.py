@@ -60,7 +60,12 @@ def plain_loop(config, parts, seed, device):
                                          collate_fn=parts.task.collate(prepared.tokenizer))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.mixed_precision)
     model.train()
-    batches = iter(loader)
+
+    def endless():  # epochs as the engine's loop draws them
+        while True:
+            yield from loader
+
+    batches = endless()
 
     def step() -> float:
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
