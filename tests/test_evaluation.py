@@ -80,11 +80,18 @@ def test_evaluation_runs_in_the_run_precision(tmp_path):
     """The model accelerate prepared for a bf16 run evaluates under bf16 autocast (what Trainer.finish uses)."""
     from accelerate import Accelerator
 
+    from accelerate.state import AcceleratorState
+
     parts, prepared = prepared_for("xnli", write_task("xnli", tmp_path / "xnli", test=8))
-    accelerator = Accelerator(cpu=True, mixed_precision="bf16")
-    model = accelerator.unwrap_model(accelerator.prepare(prepared.model))
-    dtypes = set()
-    layer = model.roberta.encoder.layer[0].attention.self.query
-    layer.register_forward_hook(lambda m, inp, out: dtypes.add(out.dtype))
-    evaluation.zero_shot(model, parts.backend, parts.task, prepared.tokenizer, ["en"], batch_size=4, device="cpu")
+    AcceleratorState._reset_state(True)  # other tests made a process-wide state without mixed precision
+    try:
+        accelerator = Accelerator(cpu=True, mixed_precision="bf16")
+        model = accelerator.unwrap_model(accelerator.prepare(prepared.model))
+        dtypes = set()
+        layer = model.roberta.encoder.layer[0].attention.self.query
+        layer.register_forward_hook(lambda m, inp, out: dtypes.add(out.dtype))
+        evaluation.zero_shot(model, parts.backend, parts.task, prepared.tokenizer, ["en"], batch_size=4,
+                             device="cpu")
+    finally:
+        AcceleratorState._reset_state(True)
     assert dtypes == {torch.bfloat16}
