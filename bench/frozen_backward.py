@@ -1,7 +1,8 @@
-"""Step time with only the top unit trainable vs every unit trainable (frozen units cost no backward).
+"""Step time with only the top unit (or the top six) trainable vs every unit trainable: frozen units cost no backward.
 
-Same model, same batches, measured side by side in one process:
-    .venv/bin/python bench/frozen_backward.py [--model world] [--adapter madx] [--steps 60] [--threads 1]
+Same model, same batches, measured side by side in one process (the settings interleaved step by step):
+    .venv/bin/python bench/frozen_backward.py [--size world] [--adapter madx] [--steps 60] [--threads 1]
+    python bench/frozen_backward.py --size base --device cuda --dtype bf16     # XLM-R base shapes, 32 x 128
 """
 
 from __future__ import annotations
@@ -12,56 +13,69 @@ import time
 
 import torch
 
+from common import device_name, model_name, nli_folder
 from unfreeze_core.components import build
 from unfreeze_core.config import RunConfig
 from unfreeze_core.plugins import get_plugins
 from unfreeze_core.training import prepare_model
 
 
-def step_times(prepared, batches, trainable_units, repeats):
-    for unit, params in prepared.units.items():
-        for _, p in params:
-            p.requires_grad_(unit in trainable_units)
-    params = prepared.head_params + [p for u in trainable_units for _, p in prepared.units[u]]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    prepared.model.train()
-    times = []
-    for i in range(repeats):
-        batch = batches[i % len(batches)]
-        start = time.perf_counter()
-        loss = prepared.model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - start)
-    return times[5:]  # warm-up
-
-
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="world")
+    parser.add_argument("--size", choices=["world", "base"], default="world")
     parser.add_argument("--adapter", default="madx")
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    config = RunConfig(model=args.model, adapter=args.adapter, batch_size=args.batch_size)
+    device = torch.device(args.device)
+    config = RunConfig(model=model_name(args.size), adapter=args.adapter, batch_size=args.batch_size)
+    config.options["task"] = {"languages": ["en"], "max_length": args.max_length}
+    if args.size != "world":
+        config.options["task"]["data_dir"] = str(nli_folder("long", train=20 * 32 * 4, sentences=12))
+        if args.adapter == "madx":
+            config.options["adapter"] = {"lang_adapters": "fresh"}
     parts = build(config, get_plugins())
     prepared = prepare_model(config, parts)
+    model = prepared.model.to(device).train()
     collate = parts.task.collate(prepared.tokenizer)
     data = prepared.train_data
-    batches = [collate(data[i:i + args.batch_size]) for i in range(0, 10 * args.batch_size, args.batch_size)]
-    top = max(prepared.units)
-    rows = []
-    for label, units in [("top unit only", [top]), ("all units", sorted(prepared.units))]:
-        times = step_times(prepared, batches, units, args.steps)
-        rows.append((label, statistics.median(times) * 1000))
-    print(f"model {args.model}, adapter {args.adapter}, {len(prepared.units)} units, batch {args.batch_size}, "
-          f"{args.threads} thread(s), median of {args.steps - 5} steps")
+    batches = [{k: v.to(device) for k, v in collate(data[i:i + args.batch_size]).items()}
+               for i in range(0, 10 * args.batch_size, args.batch_size)]
+    units = sorted(prepared.units)
+    settings = [("top unit only", units[-1:]), ("top six units", units[-6:]), ("all units", units)]
+    optimizers = {label: torch.optim.AdamW(prepared.head_params + [p for u in chosen for _, p in prepared.units[u]],
+                                           lr=1e-5) for label, chosen in settings}
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16")
+    times = {label: [] for label, _ in settings}
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for i in range(args.steps):
+        for label, chosen in settings:
+            for unit, params in prepared.units.items():
+                for _, p in params:
+                    p.requires_grad_(unit in chosen)
+            batch = batches[i % len(batches)]
+            sync()
+            start = time.perf_counter()
+            with autocast:
+                loss = model(**batch).loss
+            loss.backward()
+            optimizers[label].step()
+            optimizers[label].zero_grad(set_to_none=True)
+            sync()
+            times[label].append(time.perf_counter() - start)
+    rows = [(label, statistics.median(times[label][args.warmup:]) * 1000) for label, _ in settings]
+    print(f"{args.size}, adapter {args.adapter}, {len(units)} units, batch {args.batch_size} x <= {args.max_length}, "
+          f"{args.dtype}, {device_name() if device.type == 'cuda' else f'CPU, {args.threads} thread(s)'}, "
+          f"median of {args.steps - args.warmup} interleaved steps")
     for label, ms in rows:
-        print(f"  {label:15s} {ms:7.1f} ms/step  ({ms / rows[-1][1]:.2f}x all units)")
+        print(f"  {label:15s} {ms:8.1f} ms/step  ({ms / rows[-1][1]:.2f}x all units)")
 
 
 if __name__ == "__main__":

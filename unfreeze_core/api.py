@@ -176,6 +176,21 @@ class Task(Plugin):
         validation curve); ``self.metric`` is among the keys."""
         raise NotImplementedError
 
+    def evaluate_shard(self, model, tokenizer, lang: str, *, shard: tuple[int, int], batch_size: int, device,
+                       split: str = "test") -> Any:
+        """Part ``shard = (index, count)`` of the evaluation, as a picklable partial result that
+        ``merge_shards`` combines into the scores ``evaluate`` gives (evaluation over several processes).
+        A task that does not override both is evaluated whole by the main process."""
+        raise NotImplementedError
+
+    def merge_shards(self, partials: list, lang: str) -> dict[str, float]:
+        raise NotImplementedError
+
+    @property
+    def shardable(self) -> bool:
+        cls = type(self)
+        return cls.evaluate_shard is not Task.evaluate_shard and cls.merge_shards is not Task.merge_shards
+
 
 __all__ = [
     "Plugin", "Selection", "SelectionContext", "Selector", "AdapterBackend", "FisherEstimator",

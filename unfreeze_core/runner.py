@@ -96,7 +96,8 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
         raise plugin_error(parts.provenance, "selector", exc) from None
     if config.steps is None and config.epochs is not None and rows is None:
         return  # the budget in steps is known once the training features are made (checked again then)
-    steps = total_steps(config, -(-(rows or 0) // config.batch_size))
+    per_step = max(1, config.batch_size // config.grad_accum)  # one process's micro-batch; total_steps divides by accum
+    steps = total_steps(config, -(-(rows or 0) // per_step))
     if not parts.selector.static and steps < schedule.last_step:
         raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {config.k}·{num_units}"
                             f" = {schedule.last_step}: not every unit could be unfrozen")

@@ -72,6 +72,22 @@ class Diverged(UnfreezeError):
     """A non-finite training loss: the run stops, its last good checkpoint kept, no results written."""
 
 
+def loader_options(device) -> dict:
+    """On a GPU, worker processes collate the next batches while the step runs and pinned memory speeds
+    the copy to the device; on a CPU neither (workers would take the step's cores). The order of batches
+    is the sampler's, drawn in the main process, so it is the same either way.
+    ``UNFREEZE_LOADER_WORKERS`` overrides the number of workers."""
+    import os
+
+    workers = os.environ.get("UNFREEZE_LOADER_WORKERS")
+    cuda = getattr(device, "type", str(device)) == "cuda"
+    if workers is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(4, cores - 1) if cuda else 0
+    workers = max(0, int(workers))
+    return {"num_workers": workers, "pin_memory": cuda, "persistent_workers": workers > 0}
+
+
 class Trainer:
     """Trains one seed; ``hook`` is the plugin manager's hook relay for event hooks."""
 
@@ -96,7 +112,8 @@ class Trainer:
         micro = self.split["per_process"]
         generator = torch.Generator().manual_seed(self.seed)
         loader = torch.utils.data.DataLoader(prepared.train_data, batch_size=micro, shuffle=True,
-                                             generator=generator, collate_fn=collate, drop_last=False)
+                                             generator=generator, collate_fn=collate, drop_last=False,
+                                             **loader_options(acc.device))
         self.unfreezer = Unfreezer(parts.selector, prepared.units, k=config.k, seed=self.seed, backend=parts.backend,
                                    task=parts.task, estimator=parts.estimator,
                                    batches=TrainBatches(prepared.train_data, micro, collate, self.seed, acc.device))
@@ -118,7 +135,10 @@ class Trainer:
 
     @property
     def inner_model(self):
-        return self.accelerator.unwrap_model(self.model)
+        """The unwrapped model; unwrap_model walks every module, so once per wrapping, not once per step."""
+        if getattr(self, "_wrapped", None) is not self.model:
+            self._inner, self._wrapped = self.accelerator.unwrap_model(self.model), self.model
+        return self._inner
 
     def run(self, resume: bool = False) -> dict:
         config, acc = self.config, self.accelerator
@@ -257,7 +277,7 @@ class Trainer:
 
     # -- the end -------------------------------------------------------------------------------------------
     def finish(self) -> dict:
-        """Zero-shot evaluation per language on the main process; schedule, adapter and results on disk."""
+        """Zero-shot evaluation per language (sharded over the processes); schedule, adapter and results on disk."""
         import json
 
         from .results import summarise
@@ -265,14 +285,15 @@ class Trainer:
         acc, parts = self.accelerator, self.parts
         acc.wait_for_everyone()
         results = None
+        model = self.inner_model
         if acc.is_main_process:
-            model = self.inner_model
             (self.run_dir / "schedule.json").write_text(json.dumps(self.schedule.events, indent=1) + "\n")
             parts.backend.save(model, self.run_dir / "task_adapter")
-            scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
-                                          self.prepared.languages, batch_size=self.config.eval_batch_size,
-                                          device=acc.device,
-                                          on_language=lambda lang, s: self.hook.on_evaluate(lang=lang, scores=s))
+        scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
+                                      self.prepared.languages, batch_size=self.config.eval_batch_size,
+                                      device=acc.device, accelerator=acc,
+                                      on_language=lambda lang, s: self.hook.on_evaluate(lang=lang, scores=s))
+        if acc.is_main_process:
             results = summarise(self.config, self.seed, parts.task, scores)
             (self.run_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
             self.hook.on_run_end(run_dir=str(self.run_dir), results=results)

@@ -120,7 +120,17 @@ class CategoricalTask(SourcedTask):
         return [outputs.logits]
 
     def evaluate(self, model, tokenizer, lang, *, batch_size, device, split="test"):
+        return self.merge_shards([self.evaluate_shard(model, tokenizer, lang, shard=(0, 1), batch_size=batch_size,
+                                                      device=device, split=split)], lang)
+
+    def evaluate_shard(self, model, tokenizer, lang, *, shard, batch_size, device, split="test"):
+        """(correct, total) on a contiguous shard of the tokenised split."""
         features = self.encode(self.load_test(lang, split), tokenizer)
+        index, count = shard
+        part = features.shard(count, index) if count > 1 else features
         correct = sum((logits.argmax(-1) == labels).sum().item()
-                      for labels, logits in batched_eval(model, features, self.collate(tokenizer), batch_size, device))
-        return {"accuracy": correct / len(features)}
+                      for labels, logits in batched_eval(model, part, self.collate(tokenizer), batch_size, device))
+        return correct, len(part)
+
+    def merge_shards(self, partials, lang):
+        return {"accuracy": sum(c for c, _ in partials) / sum(n for _, n in partials)}

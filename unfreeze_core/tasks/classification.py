@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import hub
 from .base import CategoricalTask
+from .cache import tokenise
 
 
 class PairClassification(CategoricalTask):
@@ -22,15 +23,20 @@ class PairClassification(CategoricalTask):
     def add_head(self, model):
         model.add_classification_head(self.head_name, num_labels=self.num_labels)
 
-    def encode(self, dataset, tokenizer):
-        a, b = self.text_fields
-        labels = self.check_labels(dataset[self.label_field], self.num_labels)
-        enc = tokenizer(list(dataset[a]), list(dataset[b]), truncation=True, max_length=self.options.max_length)
-        return [{"input_ids": ids, "attention_mask": mask, "labels": y}
-                for ids, mask, y in zip(enc["input_ids"], enc["attention_mask"], labels)]
+    def encode(self, dataset, tokenizer, purpose="eval"):
+        a, b, label = *self.text_fields, self.label_field
+        self.check_labels(dataset[label], self.num_labels)
+        max_length = self.options.max_length
+
+        def features(batch):
+            enc = tokenizer(list(batch[a]), list(batch[b]), truncation=True, max_length=max_length)
+            return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                    "labels": [int(y) for y in batch[label]]}
+
+        return tokenise(dataset, features, tokenizer=tokenizer, task=self, purpose=purpose)
 
     def train_dataset(self, tokenizer):
-        return self.encode(self.load_train(), tokenizer)
+        return self.encode(self.load_train(), tokenizer, purpose="train")
 
     def collate(self, tokenizer):
         from transformers import DataCollatorWithPadding

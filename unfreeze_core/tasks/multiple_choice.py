@@ -15,6 +15,7 @@ from ..errors import UnfreezeError
 from . import data as sources
 from . import hub
 from .base import CategoricalTask
+from .cache import tokenise
 
 QUESTIONS = ("cause", "effect")
 
@@ -35,21 +36,25 @@ class MultipleChoice(CategoricalTask):
         super().check_values(data, what)
         sources.check_choice(data, "question", QUESTIONS, what)
 
-    def encode(self, dataset, tokenizer):
-        questions = list(dataset["question"])
-        bad = [q for q in questions if q not in QUESTIONS]
+    def encode(self, dataset, tokenizer, purpose="eval"):
+        bad = [q for q in dataset["question"] if q not in QUESTIONS]
         if bad:
             raise UnfreezeError(f"question {bad[0]!r} is neither 'cause' nor 'effect'")
-        labels = self.check_labels(dataset["label"], self.num_choices)
-        firsts = [first_segment(p, q) for p, q in zip(dataset["premise"], questions)]
-        per_choice = [tokenizer(firsts, list(dataset[f"choice{i + 1}"]), truncation=True,
-                                max_length=self.options.max_length) for i in range(self.num_choices)]
-        return [{"input_ids": [enc["input_ids"][n] for enc in per_choice],
-                 "attention_mask": [enc["attention_mask"][n] for enc in per_choice], "labels": y}
-                for n, y in enumerate(labels)]
+        self.check_labels(dataset["label"], self.num_choices)
+        choices, max_length = self.num_choices, self.options.max_length
+
+        def features(batch):
+            firsts = [first_segment(p, q) for p, q in zip(batch["premise"], batch["question"])]
+            per_choice = [tokenizer(firsts, list(batch[f"choice{i + 1}"]), truncation=True, max_length=max_length)
+                          for i in range(choices)]
+            return {"input_ids": [[enc["input_ids"][n] for enc in per_choice] for n in range(len(firsts))],
+                    "attention_mask": [[enc["attention_mask"][n] for enc in per_choice] for n in range(len(firsts))],
+                    "labels": [int(y) for y in batch["label"]]}
+
+        return tokenise(dataset, features, tokenizer=tokenizer, task=self, purpose=purpose)
 
     def train_dataset(self, tokenizer):
-        return self.encode(self.load_train(), tokenizer)
+        return self.encode(self.load_train(), tokenizer, purpose="train")
 
     def collate(self, tokenizer):
         pad = tokenizer.pad_token_id

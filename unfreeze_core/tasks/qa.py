@@ -17,6 +17,7 @@ from ..api import TaskOptions
 from ..errors import UnfreezeError
 from . import hub
 from .base import SourcedTask
+from .cache import tokenise
 from .qa_metrics import score
 from .qa_processing import postprocess_predictions, prepare_eval_features, prepare_train_features
 
@@ -57,11 +58,13 @@ class ExtractiveQA(SourcedTask):
 
     def train_dataset(self, tokenizer):
         o = self.options
-        rows = []
-        for chunk in _chunks(self.load_train()):
-            features = prepare_train_features(chunk, tokenizer, o.max_length, o.doc_stride)
-            rows += _rows(features, (*MODEL_INPUTS, "start_positions", "end_positions"))
-        return rows
+        keys = (*MODEL_INPUTS, "start_positions", "end_positions")
+
+        def features(batch):  # one example may give several windows (rows)
+            out = prepare_train_features(batch, tokenizer, o.max_length, o.doc_stride)
+            return {k: out[k] for k in keys if k in out}
+
+        return tokenise(self.load_train(), features, tokenizer=tokenizer, task=self, purpose="train")
 
     def collate(self, tokenizer):
         def collate(features):
@@ -106,9 +109,21 @@ class ExtractiveQA(SourcedTask):
         return predictions
 
     def evaluate(self, model, tokenizer, lang, *, batch_size, device, split="test"):
+        return self.merge_shards([self.evaluate_shard(model, tokenizer, lang, shard=(0, 1), batch_size=batch_size,
+                                                      device=device, split=split)], lang)
+
+    def evaluate_shard(self, model, tokenizer, lang, *, shard, batch_size, device, split="test"):
+        """(references, predictions) of a contiguous shard of the questions (a question's windows stay together)."""
         data = self.load_test(lang, split)
-        references = self.references(data, lang)
-        predictions = self.predict(model, tokenizer, data, batch_size=batch_size, device=device)
+        index, count = shard
+        part = data.shard(count, index, contiguous=True) if count > 1 else data
+        return self.references(part, lang), self.predict(model, tokenizer, part, batch_size=batch_size, device=device)
+
+    def merge_shards(self, partials, lang):
+        references, predictions = {}, {}
+        for refs, preds in partials:
+            references.update(refs)
+            predictions.update(preds)
         return score(predictions, references, lang)
 
 
