@@ -13,12 +13,11 @@ every callback, forward, backward, clip, optimizer and scheduler); the first ste
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 
-from common import device_name, model_name
+from common import device_name, model_name, save_json
 
 
 def build_model(name: str, seed: int):
@@ -101,9 +100,7 @@ def main(argv=None):
     print(f"  with UnfreezeCallback (standard) {result['callback_ms']:8.1f} ms/step")
     print(f"  plain AdapterTrainer             {result['plain_ms']:8.1f} ms/step")
     print(f"  ratio {result['ratio']:.3f}  (target <= 1.03)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    save_json(args.json, result)
     return result
 
 

@@ -97,3 +97,28 @@ def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return f"CPU ({os.cpu_count()} cores visible, {torch.get_num_threads()} torch thread(s))"
+
+
+def save_json(path: str | None, result) -> None:
+    """Write a benchmark's result to ``path`` (the scripts' ``--json``), when one is given."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+def bench_model(size: str, adapter: str, batch_size: int, max_length: int):
+    """(parts, prepared): the run's own model building (``prepare_model``) at ``size``; at base shapes on
+    generated long NLI data, MAD-X with fresh language adapters."""
+    from unfreeze_core.components import build
+    from unfreeze_core.config import RunConfig
+    from unfreeze_core.plugins import get_plugins
+    from unfreeze_core.training import prepare_model
+
+    config = RunConfig(model=model_name(size), adapter=adapter, batch_size=batch_size)
+    config.options["task"] = {"languages": ["en"], "max_length": max_length}
+    if size != "world":
+        config.options["task"]["data_dir"] = str(nli_folder("long", train=20 * 32 * 4, sentences=12))
+        if adapter == "madx":
+            config.options["adapter"] = {"lang_adapters": "fresh"}
+    parts = build(config, get_plugins())
+    return parts, prepare_model(config, parts)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from common import model_name, nli_folder
+from common import model_name, nli_folder, save_json
 
 
 class FirstStep(Exception):
@@ -136,9 +136,7 @@ def main(argv=None):
           f"{result['cores']} cores, batch {args.batch_size}")
     for key, value in result.items():
         print(f"  {key:32s} {value:,.1f}" if isinstance(value, float) else f"  {key:32s} {value}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    save_json(args.json, result)
     return result
 
 

@@ -15,11 +15,10 @@ plain step, so both see the same machine load. Median step times after warm-up.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 
-from common import device_name, median, model_name, nli_folder
+from common import device_name, median, model_name, nli_folder, save_json
 
 
 def run_config(args, folder):
@@ -158,9 +157,7 @@ def main(argv=None):
     print(f"  plain adapters  {result['plain_ms']:8.1f} ms/step   (mean loss {result['plain_loss_mean']:.4f})")
     print(f"  ratio {result['ratio']:.3f}  (target <= 1.03)")
     print(f"  accelerator.unwrap_model: {result['unwrap_model_ms']:.2f} ms a call (once per step before the fix)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    save_json(args.json, result)
     return result
 
 

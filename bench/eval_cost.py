@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 
-from common import device_name, model_name, nli_folder
+from common import device_name, model_name, nli_folder, save_json
 
 
 def build(args, data_dir, languages_fresh: bool):
@@ -134,9 +134,7 @@ def main(argv=None):
                                 "eval_pairs_per_s": pairs / second, f"step_ms_batch{args.batch_size}": ms,
                                 "train_15_epochs_mnli_s_estimate": train, "eval_share": second / (second + train)}
     print(json.dumps(result, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+    save_json(args.json, result)
     return result
 
 

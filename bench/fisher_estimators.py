@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
+
+from common import save_json
 
 SIZES = {
     "small": dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256, vocab_size=1000),
@@ -153,9 +154,7 @@ def main(argv=None):
     ratios = sorted(exact[u] / batch_values[u] for u in exact if batch_values[u] > 0)
     if ratios:
         print(f"exact / batch values: median {ratios[len(ratios) // 2]:.1f}× over units (|b|² = {args.batch_size ** 2})")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"setting": shape, "seconds": rows, "max_rel_error": error}, f, indent=1)
+    save_json(args.json, {"setting": shape, "seconds": rows, "max_rel_error": error})
 
 
 if __name__ == "__main__":

@@ -13,11 +13,7 @@ import time
 
 import torch
 
-from common import device_name, model_name, nli_folder
-from unfreeze_core.components import build
-from unfreeze_core.config import RunConfig
-from unfreeze_core.plugins import get_plugins
-from unfreeze_core.training import prepare_model
+from common import bench_model, device_name
 
 
 def main(argv=None):
@@ -35,14 +31,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    config = RunConfig(model=model_name(args.size), adapter=args.adapter, batch_size=args.batch_size)
-    config.options["task"] = {"languages": ["en"], "max_length": args.max_length}
-    if args.size != "world":
-        config.options["task"]["data_dir"] = str(nli_folder("long", train=20 * 32 * 4, sentences=12))
-        if args.adapter == "madx":
-            config.options["adapter"] = {"lang_adapters": "fresh"}
-    parts = build(config, get_plugins())
-    prepared = prepare_model(config, parts)
+    parts, prepared = bench_model(args.size, args.adapter, args.batch_size, args.max_length)
     model = prepared.model.to(device).train()
     collate = parts.task.collate(prepared.tokenizer)
     data = prepared.train_data

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import device_name, model_name, nli_folder
+from common import bench_model, device_name, save_json
 
 SCENARIOS = ("all units", "top unit only", "tr(F) in place", "tr(F) on a copy")
 
@@ -44,25 +44,14 @@ def one(args) -> dict:
     """Runs one scenario in this process; returns bytes."""
     import torch
 
-    from unfreeze_core.components import build
-    from unfreeze_core.config import RunConfig
     from unfreeze_core.fisher import fisher_scores
-    from unfreeze_core.plugins import get_plugins
     from unfreeze_core.runner import quiet_libraries
-    from unfreeze_core.training import prepare_model
 
     quiet_libraries()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    config = RunConfig(model=model_name(args.size), adapter=args.adapter, batch_size=args.batch_size)
-    config.options["task"] = {"languages": ["en"], "max_length": args.max_length}
-    if args.size != "world":
-        config.options["task"]["data_dir"] = str(nli_folder("long", train=20 * 32 * 4, sentences=12))
-        if args.adapter == "madx":
-            config.options["adapter"] = {"lang_adapters": "fresh"}
-    parts = build(config, get_plugins())
-    prepared = prepare_model(config, parts)
+    parts, prepared = bench_model(args.size, args.adapter, args.batch_size, args.max_length)
     model = prepared.model.to(device)
     collate = parts.task.collate(prepared.tokenizer)
     data = prepared.train_data
@@ -142,9 +131,7 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['scenario']} | {r['model_bytes'] / mib:.0f} | {r['peak_bytes'] / mib:.0f} | "
               f"{r['added_bytes'] / mib:.1f} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"setting": vars(args), "rows": rows}, f, indent=1)
+    save_json(args.json, {"setting": vars(args), "rows": rows})
     return rows
 
 
