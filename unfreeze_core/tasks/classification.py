@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import hub
-from .base import CategoricalTask
+from .base import CategoricalTask, sequence_length
 
 
 class PairClassification(CategoricalTask):
@@ -25,7 +25,8 @@ class PairClassification(CategoricalTask):
     def encode(self, dataset, tokenizer):
         a, b = self.text_fields
         labels = self.check_labels(dataset[self.label_field], self.num_labels)
-        enc = tokenizer(list(dataset[a]), list(dataset[b]), truncation=True, max_length=self.options.max_length)
+        enc = tokenizer(list(dataset[a]), list(dataset[b]), truncation=True,
+                        max_length=sequence_length(self.options.max_length, tokenizer))
         return [{"input_ids": ids, "attention_mask": mask, "labels": y}
                 for ids, mask, y in zip(enc["input_ids"], enc["attention_mask"], labels)]
 

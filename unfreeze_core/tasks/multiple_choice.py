@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..errors import UnfreezeError
 from . import hub
-from .base import CategoricalTask
+from .base import CategoricalTask, sequence_length
 
 QUESTIONS = ("cause", "effect")
 
@@ -37,8 +37,9 @@ class MultipleChoice(CategoricalTask):
             raise UnfreezeError(f"question {bad[0]!r} is neither 'cause' nor 'effect'")
         labels = self.check_labels(dataset["label"], self.num_choices)
         firsts = [first_segment(p, q) for p, q in zip(dataset["premise"], questions)]
-        per_choice = [tokenizer(firsts, list(dataset[f"choice{i + 1}"]), truncation=True,
-                                max_length=self.options.max_length) for i in range(self.num_choices)]
+        length = sequence_length(self.options.max_length, tokenizer)
+        per_choice = [tokenizer(firsts, list(dataset[f"choice{i + 1}"]), truncation=True, max_length=length)
+                      for i in range(self.num_choices)]
         return [{"input_ids": [enc["input_ids"][n] for enc in per_choice],
                  "attention_mask": [enc["attention_mask"][n] for enc in per_choice], "labels": y}
                 for n, y in enumerate(labels)]
