@@ -87,8 +87,22 @@ def run_cell(out: Path, study: str, name: str, config: dict, timeout: int) -> st
     return f"{status} {study}/{name} {took:.0f}s"
 
 
+def in_order(grid: dict, cells: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
+    """Cells in the grid's ``run_order`` (chunks of a study's seeds or first cells, seed-major), then the rest."""
+    ordered, taken = [], set()
+    for chunk in grid.get("run_order", []):
+        mine = [c for c in cells if c[0] == chunk["study"]]
+        if "seeds" in chunk:
+            mine = sorted((c for c in mine if c[2]["seeds"][0] in chunk["seeds"]), key=lambda c: c[2]["seeds"][0])
+        else:
+            mine = mine[:chunk["first"]]
+        ordered += [c for c in mine if (c[0], c[1]) not in taken]
+        taken |= {(c[0], c[1]) for c in mine}
+    return ordered + [c for c in cells if (c[0], c[1]) not in taken]
+
+
 def run_grid(grid: dict, out: Path, jobs: int, seeds, only, timeout: int) -> int:
-    cells = [c for c in expand(grid, seeds) if not only or c[0] in only]
+    cells = in_order(grid, [c for c in expand(grid, seeds) if not only or c[0] in only])
     failed = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for line in pool.map(lambda c: run_cell(out, *c, timeout), cells):
@@ -112,7 +126,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     grid = yaml.safe_load(args.grid.read_text())
     if args.list:
-        for study, name, config in expand(grid, args.seeds):
+        for study, name, config in in_order(grid, expand(grid, args.seeds)):
             print(study, name, json.dumps(config, sort_keys=True))
         return 0
     if args.summary:
