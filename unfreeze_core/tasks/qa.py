@@ -2,11 +2,12 @@
 
 Training features and evaluation windows come from ``qa_processing`` (max length 384, doc stride 128,
 offset mappings; the length is capped at the model's positions, see ``windows``; a batch is cut to its
-longest window, so short contexts cost no padding); answers are mapped back to text by its n-best span post-processing and scored with
-``qa_metrics.score`` (MLQA rules: F1 and exact match, 0..100). The main metric is F1.
+longest window, so short contexts cost no padding); answers are mapped back to text by its n-best span
+post-processing and scored with ``qa_metrics.score`` (MLQA rules: F1 and exact match, 0..100). The main
+metric is F1.
 
 ŷ for tr(F): ``output_distributions`` returns [start_logits, end_logits], each [batch, tokens] over
-*every* position (question, special and padding tokens included), the same distributions the QA head's
+*every* position of the batch (question, special and padding tokens included), the same distributions the QA head's
 cross-entropy loss trains; non-context positions simply carry little probability mass once trained.
 """
 
