@@ -58,7 +58,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--figure", type=Path, help="draw an earlier --out file as a PNG and exit")
     args = parser.parse_args()
+    if args.figure:
+        return figure(json.loads(args.out.read_text()), args.figure)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -74,6 +77,27 @@ def main() -> None:
     if args.out:
         args.out.write_text(json.dumps({"k": args.k, "batches": args.batches, "per_seed": per_seed,
                                         "summary": summary}, indent=1) + "\n")
+
+
+def figure(data: dict, path: Path) -> None:
+    from findings_summary import _plt
+
+    plt = _plt()
+    whens = list(next(iter(data["per_seed"].values())))
+    fig, axes = plt.subplots(1, len(whens), figsize=(4.2 * len(whens), 3.0), sharey=True)
+    for ax, when in zip(axes, whens):
+        for seed, entry in data["per_seed"].items():
+            scores = {int(u): v for u, v in entry[when]["scores"].items()}
+            top = max(scores.values())
+            ax.plot(sorted(scores), [scores[u] / top for u in sorted(scores)], "o-", ms=3,
+                    label=f"seed {seed} (τ {entry[when]['tau_vs_top_down']:+.2f})")
+        ax.set_title("step 0, head untrained" if when == "step0" else f"after {data['k']} head-only steps")
+        ax.set_xlabel("unit (layer)")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("tr(F) / max over units")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
