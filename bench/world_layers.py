@@ -7,6 +7,7 @@ MAD-X language adapter active, no task adapter), on the world NLI pairs:
   on English and tested on English and zero-shot on the targets, per layer — where the task is readable.
 
     python bench/world_layers.py --train 3000 --threads 1 --out docs/findings/world_layers.json
+    python bench/world_layers.py --train 3000 --threads 1 --pool cls --out docs/findings/world_layers_cls.json
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import json
 from pathlib import Path
 
 
-def features(model, tokenizer, rows, lang, batch_size=128):
-    """[layers + 1, n, hidden] mean-pooled hidden states of the (premise, hypothesis) pairs."""
+def features(model, tokenizer, rows, lang, pool="mean", batch_size=128):
+    """[layers + 1, n, hidden] hidden states of the (premise, hypothesis) pairs: mean-pooled, or the first
+    token's (``cls``: what the classification head reads)."""
     import torch
 
     model.active_adapters = lang
@@ -29,7 +31,7 @@ def features(model, tokenizer, rows, lang, batch_size=128):
                             truncation=True, return_tensors="pt")
             hidden = model.base_model(**enc, output_hidden_states=True).hidden_states
             mask = enc["attention_mask"].unsqueeze(-1).float()
-            out.append(torch.stack([(h * mask).sum(1) / mask.sum(1) for h in hidden]))
+            out.append(torch.stack([h[:, 0] if pool == "cls" else (h * mask).sum(1) / mask.sum(1) for h in hidden]))
     return torch.cat(out, 1)
 
 
@@ -62,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pool", choices=["mean", "cls"], default="mean")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     import torch
@@ -81,10 +84,10 @@ def main() -> None:
         return [json.loads(line) for line in lines[:n]]
 
     train = rows("en", "train", args.train)
-    train_x = features(model, tokenizer, train, "en")
+    train_x = features(model, tokenizer, train, "en", args.pool)
     train_y = torch.tensor([r["label"] for r in train])
     test = {lang: rows(lang, "test") for lang in langs}
-    test_x = {lang: features(model, tokenizer, test[lang], lang) for lang in langs}
+    test_x = {lang: features(model, tokenizer, test[lang], lang, args.pool) for lang in langs}
     test_y = {lang: torch.tensor([r["label"] for r in test[lang]]) for lang in langs}
     layers = []
     for layer in range(train_x.shape[0]):
@@ -98,7 +101,7 @@ def main() -> None:
               f"avg(no en) {layers[-1]['probe_avg_no_en']:.3f}", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"train": args.train, "layers": layers}, indent=1) + "\n")
+        args.out.write_text(json.dumps({"train": args.train, "pool": args.pool, "layers": layers}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
