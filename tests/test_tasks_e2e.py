@@ -51,3 +51,54 @@ def test_languages_narrowed_and_unknown(tmp_path):
     assert bad.exit_code != 0
     (error,) = [line for line in bad.output.splitlines() if line.startswith("Error:")]
     assert "unknown language 'ta'" in error and "available: ar, en, zh" in error
+
+
+WORLD_LANGUAGES = ["en", "qa", "qc", "qd", "qg", "qk"]
+
+
+@pytest.mark.parametrize("task,metric", [("nli", "accuracy"), ("copa", "accuracy"), ("qa", "f1")])
+def test_world_task_runs_with_defaults(tmp_path, task, metric):
+    """Every world task through `unfreeze run` with its defaults (the world model, madx, its max length)
+    and only a short budget; QA's default max length (384) used to exceed the world encoder's 256 tokens."""
+    result = CliRunner().invoke(cli, ["run", "--task", task, "--steps", "2", "--output-dir", str(tmp_path)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.rglob("results.json")
+    results = json.loads(path.read_text())
+    assert (results["model"], results["adapter"], results["metric"]) == ("world", "madx", metric)
+    assert sorted(results["scores"]) == WORLD_LANGUAGES
+
+
+def test_max_length_capped_at_model_positions():
+    from unfreeze_core.models import load_model, position_limit, tiny_config, byte_tokenizer
+    from unfreeze_core.tasks.base import sequence_length
+    from unfreeze_core.tasks.qa import QA
+
+    model, tokenizer = load_model("world")
+    assert model.config.max_position_embeddings == 258 and tokenizer.model_max_length == 256
+    assert QA(QA.Options()).windows(tokenizer) == (256, 128)  # SQuAD's 384 would overflow the positions
+    assert QA(QA.Options(max_length=200, doc_stride=150)).windows(tokenizer) == (200, 100)
+    assert sequence_length(128, tokenizer) == 128
+    tok = byte_tokenizer()
+    assert position_limit(tiny_config("tiny", tok)) == 520 - tok.pad_token_id - 1  # RoBERTa offsets positions
+    assert position_limit(tiny_config("tiny-bert", tok)) == 520
+    assert position_limit(tiny_config("tiny-deberta", tok)) is None  # relative positions only
+    _, capped = load_model("tiny")
+    assert capped.model_max_length == 518
+
+
+def test_qa_batches_cut_to_longest_window():
+    """QA features are padded to the max length; a batch is cut to its longest window, so the world's short
+    stories cost no padding, and the cut drops only padding."""
+    from unfreeze_core.models import load_model
+    from unfreeze_core.tasks.qa import QA
+
+    _, tokenizer = load_model("world")
+    task = QA(QA.Options(train_limit=8))
+    rows = task.train_dataset(tokenizer)
+    assert {len(r["input_ids"]) for r in rows} == {256}
+    batch = task.collate(tokenizer)(rows)
+    longest = max(sum(r["attention_mask"]) for r in rows)
+    assert batch["input_ids"].shape == (8, longest) and longest < 256
+    assert all(r["input_ids"][longest:] == [tokenizer.pad_token_id] * (256 - longest) for r in rows)
+    assert batch["start_positions"].tolist() == [r["start_positions"] for r in rows]

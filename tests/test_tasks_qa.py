@@ -19,14 +19,14 @@ class Oracle(torch.nn.Module):
     def __init__(self, examples, tokenizer, max_length, doc_stride, shift_end=0):
         super().__init__()
         feats = prepare_train_features(examples, tokenizer, max_length, doc_stride)
-        self.spans = {tuple(ids): (s, e + shift_end) for ids, s, e in
-                      zip(feats["input_ids"], feats["start_positions"], feats["end_positions"])}
+        self.spans = {tuple(ids[:sum(mask)]): (s, e + shift_end) for ids, mask, s, e in  # batches drop padding
+                      zip(feats["input_ids"], feats["attention_mask"], feats["start_positions"], feats["end_positions"])}
 
-    def forward(self, input_ids, **_):
+    def forward(self, input_ids, attention_mask, **_):
         start = torch.zeros(input_ids.shape)
         end = torch.zeros(input_ids.shape)
-        for row, ids in enumerate(input_ids.tolist()):
-            s, e = self.spans[tuple(ids)]
+        for row, (ids, mask) in enumerate(zip(input_ids.tolist(), attention_mask.tolist())):
+            s, e = self.spans[tuple(ids[:sum(mask)])]
             start[row, s] = end[row, e] = 10.0
         return SimpleNamespace(start_logits=start, end_logits=end)
 

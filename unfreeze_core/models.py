@@ -85,13 +85,35 @@ def resolve(name: str) -> str:
 def load_model(name: str):
     """``(model, tokenizer)`` with the ``adapters`` flex-head model class for ``name``."""
     if name in TINY_KINDS:
-        return tiny_model(name)
+        model, tokenizer = tiny_model(name)
+        return model, fit_tokenizer(tokenizer, model.config)
     from adapters import AutoAdapterModel
 
     model, tokenizer = from_pretrained(name, AutoAdapterModel)
     for head in list(model.heads):  # a pretraining head (e.g. the MLM one) converted on load: the task adds its own
         model.delete_head(head)
-    return model, tokenizer
+    return model, fit_tokenizer(tokenizer, model.config)
+
+
+def position_limit(config) -> int | None:
+    """Tokens a sequence may hold for the model's absolute position embeddings, or None when unbounded.
+
+    RoBERTa-style models (XLM-R, the world) number positions from ``pad_token_id + 1``, so 514
+    embeddings take 512 tokens; DeBERTa-v2 without position-biased input uses relative positions only."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if not positions or getattr(config, "position_biased_input", True) is False:
+        return None
+    if "roberta" in config.model_type or config.model_type == "camembert":
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
+
+
+def fit_tokenizer(tokenizer, config):
+    """Cap ``tokenizer.model_max_length`` at the model's positions (tasks cap their max length by it)."""
+    limit = position_limit(config)
+    if limit is not None and limit < tokenizer.model_max_length:
+        tokenizer.model_max_length = limit
+    return tokenizer
 
 
 def _load_error(name: str, source: str, exc: Exception, what: str = "model") -> UnfreezeError:

@@ -9,6 +9,12 @@ from ..errors import UnfreezeError
 from . import data as sources
 
 
+def sequence_length(wanted: int, tokenizer) -> int:
+    """``wanted`` (a task's max length) capped by the tokenizer's ``model_max_length``, which
+    ``models.load_model`` caps at the model's positions (the world encoder takes 256 tokens)."""
+    return min(wanted, tokenizer.model_max_length)
+
+
 def batched_eval(model, features, collate, batch_size, device):
     """Yield (batch labels, logits) over ``features`` in eval mode without gradients."""
     import torch

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import hub
-from .base import CategoricalTask
+from .base import CategoricalTask, sequence_length
 from .cache import tokenise
 
 
@@ -26,7 +26,7 @@ class PairClassification(CategoricalTask):
     def encode(self, dataset, tokenizer, purpose="eval"):
         a, b, label = *self.text_fields, self.label_field
         self.check_labels(dataset[label], self.num_labels)
-        max_length = self.options.max_length
+        max_length = sequence_length(self.options.max_length, tokenizer)
 
         def features(batch):
             enc = tokenizer(list(batch[a]), list(batch[b]), truncation=True, max_length=max_length)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..errors import UnfreezeError
 from . import data as sources
 from . import hub
-from .base import CategoricalTask
+from .base import CategoricalTask, sequence_length
 from .cache import tokenise
 
 QUESTIONS = ("cause", "effect")
@@ -41,7 +41,7 @@ class MultipleChoice(CategoricalTask):
         if bad:
             raise UnfreezeError(f"question {bad[0]!r} is neither 'cause' nor 'effect'")
         self.check_labels(dataset["label"], self.num_choices)
-        choices, max_length = self.num_choices, self.options.max_length
+        choices, max_length = self.num_choices, sequence_length(self.options.max_length, tokenizer)
 
         def features(batch):
             firsts = [first_segment(p, q) for p, q in zip(batch["premise"], batch["question"])]

@@ -1,11 +1,13 @@
 """Extractive QA in the SQuAD schema: {id, title, context, question, answers {text[], answer_start[]}}.
 
 Training features and evaluation windows come from ``qa_processing`` (max length 384, doc stride 128,
-offset mappings); answers are mapped back to text by its n-best span post-processing and scored with
-``qa_metrics.score`` (MLQA rules: F1 and exact match, 0..100). The main metric is F1.
+offset mappings; the length is capped at the model's positions, see ``windows``; a batch is cut to its
+longest window, so short contexts cost no padding); answers are mapped back to text by its n-best span
+post-processing and scored with ``qa_metrics.score`` (MLQA rules: F1 and exact match, 0..100). The main
+metric is F1.
 
 ŷ for tr(F): ``output_distributions`` returns [start_logits, end_logits], each [batch, tokens] over
-*every* position (question, special and padding tokens included), the same distributions the QA head's
+*every* position of the batch (question, special and padding tokens included), the same distributions the QA head's
 cross-entropy loss trains; non-context positions simply carry little probability mass once trained.
 """
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from ..api import TaskOptions
 from ..errors import UnfreezeError
 from . import hub
-from .base import SourcedTask
+from .base import SourcedTask, sequence_length
 from .cache import tokenise
 from .qa_metrics import score
 from .qa_processing import postprocess_predictions, prepare_eval_features, prepare_train_features
@@ -56,21 +58,34 @@ class ExtractiveQA(SourcedTask):
     def add_head(self, model):
         model.add_qa_head(self.head_name)
 
+    def windows(self, tokenizer) -> tuple[int, int]:
+        """(max length, doc stride): the max length capped at the model's positions (the world's encoder
+        takes 256 tokens, not SQuAD's 384), the stride at half of it when the cap leaves it too long."""
+        length = sequence_length(self.options.max_length, tokenizer)
+        return length, min(self.options.doc_stride, length // 2)
+
     def train_dataset(self, tokenizer):
-        o = self.options
         keys = (*MODEL_INPUTS, "start_positions", "end_positions")
+        length, stride = self.windows(tokenizer)
 
         def features(batch):  # one example may give several windows (rows)
-            out = prepare_train_features(batch, tokenizer, o.max_length, o.doc_stride)
+            out = prepare_train_features(batch, tokenizer, length, stride)
             return {k: out[k] for k in keys if k in out}
 
         return tokenise(self.load_train(), features, tokenizer=tokenizer, task=self, purpose="train")
 
     def collate(self, tokenizer):
+        trim = tokenizer.padding_side == "right"  # left padding would shift the token positions
+
         def collate(features):
+            """Tensors of the features (padded to the max length), cut to the batch's longest window."""
             import torch
 
-            return {k: torch.tensor([f[k] for f in features], dtype=torch.long) for k in features[0]}
+            batch = {k: torch.tensor([f[k] for f in features], dtype=torch.long) for k in features[0]}
+            if not trim:
+                return batch
+            width = int(batch["attention_mask"].sum(1).max())
+            return {k: v if v.dim() == 1 else v[:, :width] for k, v in batch.items()}
 
         return collate
 
@@ -95,7 +110,7 @@ class ExtractiveQA(SourcedTask):
         model.eval()
         predictions = {}
         for chunk in _chunks(data):
-            features = prepare_eval_features(chunk, tokenizer, o.max_length, o.doc_stride)
+            features = prepare_eval_features(chunk, tokenizer, *self.windows(tokenizer))
             rows = _rows(features, MODEL_INPUTS)
             starts, ends = [], []
             with torch.no_grad():
