@@ -167,6 +167,9 @@ class UnfreezeCallback(TrainerCallback):
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         step, unfreezer = state.global_step, self.unfreezer
+        tracking = self.fisher_every and step % self.fisher_every == 0
+        if not (unfreezer.schedule.due(step) or tracking):
+            return  # most steps: nothing to decide, and no model to unwrap (it walks every module)
         inner = _unwrap(model)
         new = unfreezer.advance(step, inner)
         if new:
@@ -175,7 +178,7 @@ class UnfreezeCallback(TrainerCallback):
             logs.update({f"unfreeze/unit_{u}": 1.0 for u in new})
             logs.update({f"unfreeze/score_{u}": s for u, s in (event.get("scores") or {}).items()})
             self.trainer.log(logs)
-        if self.fisher_every and step % self.fisher_every == 0:
+        if tracking:
             record = _broadcast(unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None)
             logs = {f"fisher/unit_{u}": s for u, s in record.fisher.items()}
             logs.update({"fisher/sum_trainable": record.fisher_sum, "fisher/per_trainable": record.fisher_per_trainable})
