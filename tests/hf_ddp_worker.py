@@ -6,22 +6,10 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
+from transformers import DataCollatorWithPadding, Trainer
 
-from hf_fixtures import tiny_classifier, tiny_dataset, training_args, unit_weights
+from hf_fixtures import Snapshots, tiny_classifier, tiny_dataset, training_args, unit_weights
 from unfreeze_core.integrations.transformers import UnfreezeCallback
-
-
-class Snapshots(TrainerCallback):
-    def __init__(self, units):
-        self.units, self.taken = units, {}
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
-            self.taken[0] = unit_weights(self.units)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.taken[state.global_step] = unit_weights(self.units)
 
 
 def main():

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
 
-from hf_fixtures import tiny_classifier, tiny_dataset, training_args, unit_weights
+from hf_fixtures import Snapshots, tiny_classifier, tiny_dataset, training_args, unit_weights
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.integrations.transformers import UnfreezeCallback
 
@@ -25,20 +25,6 @@ def trainer_class(name):
 
         return AdapterTrainer
     return Trainer
-
-
-class Snapshots(TrainerCallback):
-    """Unit weights before the first update and after every update (keyed by updates done)."""
-
-    def __init__(self, units):
-        self.units, self.taken = units, {}
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
-            self.taken[0] = unit_weights(self.units)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.taken[state.global_step] = unit_weights(self.units)
 
 
 @pytest.mark.parametrize("cls", ["Trainer", "AdapterTrainer"])
