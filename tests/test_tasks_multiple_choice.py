@@ -21,7 +21,7 @@ def test_template_and_shapes(tmp_path):
     r = records[0]
     assert first_segment(r["premise"], r["question"]) == f"{r['premise']} {r['question']}"
     text = tok.decode(rows[0]["input_ids"][1])
-    assert r["premise"] in text and r["question"] in text and r[f"choice2"] in text
+    assert r["premise"] in text and r["question"] in text and r["choice2"] in text
     batch = task.collate(tok)(rows)
     assert batch["input_ids"].shape[:2] == (5, 2) and batch["labels"].tolist() == [x["label"] for x in records]
     task.add_head(model)

@@ -3,7 +3,6 @@ tr(F), validation, unfreeze events and the final scores; TensorBoard is read bac
 that is unknown, not installed or cannot start is one line, never a traceback."""
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

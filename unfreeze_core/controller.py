@@ -21,7 +21,7 @@ The two invariants a loop must keep:
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from .errors import UnfreezeError
 from .fisher import fisher_scores
