@@ -32,6 +32,9 @@ def main():
     record = {"moved_while_frozen": moved, "rank": rank, "world": trainer.args.world_size, "events": callback.schedule.events, "weights": weights,
               "logged": [keys for keys in logged if keys]}
     (out / f"rank{rank}.json").write_text(json.dumps(record))
+    if torch.distributed.is_initialized():  # a clean exit: gloo's threads left running abort the process
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
