@@ -41,3 +41,6 @@ def main():
 if __name__ == "__main__":
     torch.set_num_threads(1)
     main()
+    if torch.distributed.is_initialized():  # a clean exit: gloo's threads left running can abort the process
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

@@ -45,7 +45,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     from .components import build
     from .config import build_config
     from .plugins import get_plugins
-    from .runner import preflight, quiet_libraries, run_seed
+    from .runner import close, preflight, quiet_libraries, run_seed
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -60,8 +60,10 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     preflight(config, parts, folder=run_dir)
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes())
     resume = (run_dir / CHECKPOINT).is_file()
-    return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume,
-                    claimed=True)
+    result = run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume,
+                      claimed=True)
+    close(accelerator)
+    return result
 
 
 def cpu_processes() -> bool:

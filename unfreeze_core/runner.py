@@ -135,7 +135,16 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     results = [r for r in results if r is not None]
     if len(results) > 1:
         print_rows(aggregate(results), console)
+    close(accelerator)
     return results
+
+
+def close(accelerator) -> None:
+    """Under several processes, end the process group together: gloo's threads left running at exit can
+    abort a process ("terminate called without an active exception") after a run that succeeded."""
+    if accelerator.num_processes > 1:
+        accelerator.wait_for_everyone()
+        accelerator.state.destroy_process_group()
 
 
 def remove_if_empty(folder: Path) -> None:
@@ -169,7 +178,9 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
     preflight(config, parts, folder=run_dir)
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes(),
                               **accelerator_kwargs(config.report_to, run_dir.parent.parent))
-    return run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
+    result = run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
+    close(accelerator)
+    return result
 
 
 RESUME_MAY_CHANGE = ("threads",)
