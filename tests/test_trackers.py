@@ -103,3 +103,18 @@ def test_a_tracker_that_cannot_start_is_one_line(tmp_path):
         Trackers(accelerator, config, 1, tmp_path / "g" / "seed1")
     assert str(caught.value) == "--report-to wandb: cannot start the tracker: Failed to resolve 'api.example.org'"
     assert accelerator.trackers == []
+
+
+def test_a_sweep_cell_reports_to_tensorboard(nli_dir, tmp_path):
+    """A cell builds its Accelerator like `unfreeze run` does, trackers included."""
+    pytest.importorskip("tensorboard")
+    from unfreeze_core.cell import run_cell, write_config
+
+    run_dir = tmp_path / "sweep" / "selector=topdown" / "seed1"
+    write_config(run_dir, {"task": "nli", "model": "tiny", "selector": "topdown", "k": 2, "steps": 8, "batch_size": 8,
+                           "seeds": [1], "report_to": ["tensorboard"], "output_dir": str(tmp_path / "sweep"),
+                           "options": {"adapter": {"lang_adapters": "fresh"},
+                                       "task": {"data_dir": str(nli_dir), "languages": ["en"], "train_limit": 48,
+                                                "eval_limit": 8}}})
+    assert run_cell(run_dir) is not None
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))

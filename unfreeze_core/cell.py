@@ -39,39 +39,27 @@ def command(run_dir: Path, processes: int = 1, threads: int | None = None) -> li
 
 def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> dict | None:
     """Train and evaluate the cell in ``run_dir`` in this process; its results (main process) or None."""
-    from accelerate import Accelerator
     from rich.console import Console
 
     from .components import build
     from .config import build_config
     from .plugins import get_plugins
-    from .runner import close, preflight, quiet_libraries, run_seed
+    from .runner import close, make_accelerator, preflight, quiet_libraries, run_seed, set_threads
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise UnfreezeError(f"{run_dir} holds no config.yaml: not a sweep cell")
     quiet_libraries()
     config, _ = build_config(run_dir / "config.yaml", {"threads": threads}, [])
-    if config.threads:
-        import torch
-
-        torch.set_num_threads(config.threads)
+    set_threads(config)
     parts = build(config, get_plugins())
     preflight(config, parts, folder=run_dir)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes())
+    accelerator = make_accelerator(config, run_dir)
     resume = (run_dir / CHECKPOINT).is_file()
     result = run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume,
                       claimed=True)
     close(accelerator)
     return result
-
-
-def cpu_processes() -> bool:
-    """Several processes (torchrun) and no GPU: accelerate must be told to use gloo on CPU, or every process
-    would train alone."""
-    import torch
-
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def main(argv: list[str] | None = None) -> int:

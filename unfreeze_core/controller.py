@@ -104,10 +104,7 @@ class Unfreezer:
             set_trainable(self.units, [unit], unit in trainable)
 
     def check_budget(self, steps: int) -> None:
-        schedule = self.schedule
-        if not schedule.selector.static and steps < schedule.last_step:
-            raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {schedule.k}·{schedule.num_units}"
-                                f" = {schedule.last_step}: not every unit could be unfrozen")
+        self.schedule.check_budget(steps)
 
     # -- SELECT --------------------------------------------------------------------------------------------
     def advance(self, step: int, model=None) -> list[int]:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import yaml
 
-from .cell import cpu_processes
 from .components import build, run_name
 from .config import RunConfig, build_config
 from .errors import UnfreezeError, plugin_error
@@ -46,6 +45,24 @@ def set_threads(config: RunConfig) -> None:
         import torch
 
         torch.set_num_threads(config.threads)
+
+
+def cpu_processes() -> bool:
+    """Several processes (torchrun) and no GPU: accelerate must be told to use gloo on CPU, or every process
+    would train alone."""
+    import os
+
+    import torch
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def make_accelerator(config: RunConfig, project_dir):
+    """The run's Accelerator: its precision, its trackers (``--report-to``) and gloo on CPU under torchrun."""
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes(),
+                       **accelerator_kwargs(config.report_to, project_dir))
 
 
 def check_output_dir(path) -> None:
@@ -97,15 +114,11 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
     if config.steps is None and config.epochs is not None and rows is None:
         return  # the budget in steps is known once the training features are made (checked again then)
     per_step = max(1, config.batch_size // config.grad_accum)  # one process's micro-batch; total_steps divides by accum
-    steps = total_steps(config, -(-(rows or 0) // per_step))
-    if not parts.selector.static and steps < schedule.last_step:
-        raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {config.k}·{num_units}"
-                            f" = {schedule.last_step}: not every unit could be unfrozen")
+    schedule.check_budget(total_steps(config, -(-(rows or 0) // per_step)))
 
 
 def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> list[dict]:
     """Every seed of ``config`` in a new group folder; a table per seed and one over seeds."""
-    from accelerate import Accelerator
     from rich.console import Console
 
     from .tables import print_rows
@@ -115,8 +128,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes(),
-                              **accelerator_kwargs(config.report_to, config.output_dir))
+    accelerator = make_accelerator(config, config.output_dir)
     preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
     group = new_group_dir(config.output_dir, run_name(config, parts)) if accelerator.is_main_process else None
@@ -157,7 +169,6 @@ def remove_if_empty(folder: Path) -> None:
 def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
     """Continue the seed run in ``run_dir`` from its checkpoint, with the configuration it was started with;
     refused (one line) when there is no usable checkpoint or config.yaml no longer matches it."""
-    from accelerate import Accelerator
     from rich.console import Console
 
     from . import checkpoint
@@ -176,8 +187,7 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
     set_threads(config)
     parts = build(config, get_plugins())
     preflight(config, parts, folder=run_dir)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=cpu_processes(),
-                              **accelerator_kwargs(config.report_to, run_dir.parent.parent))
+    accelerator = make_accelerator(config, run_dir)
     result = run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
     close(accelerator)
     return result

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .api import Selection, SelectionContext, Selector
+from .errors import UnfreezeError
 
 
 @dataclass
@@ -38,6 +39,13 @@ class Schedule:
     def last_step(self) -> int:
         """The last step at which SELECT may be called (k·L)."""
         return self.k * self.num_units
+
+    def check_budget(self, steps: int) -> None:
+        """A budget of ``steps`` must reach k·L, so that every unit can be unfrozen (static selectors decide
+        everything at step 0)."""
+        if not self.selector.static and steps < self.last_step:
+            raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {self.k}·{self.num_units}"
+                                f" = {self.last_step}: not every unit could be unfrozen")
 
     def due(self, step: int) -> bool:
         return step % self.k == 0 and step <= self.last_step and bool(self.frozen)
