@@ -12,6 +12,7 @@ from unfreeze_core import evaluation
 from unfreeze_core.components import build
 from unfreeze_core.config import RunConfig
 from unfreeze_core.plugins import get_plugins
+from unfreeze_core.runner import close
 from unfreeze_core.training import prepare_model
 
 
@@ -35,11 +36,9 @@ def main():
         (out_dir / "scores.json").write_text(json.dumps({"sharded": sharded, "single": single}))
     else:
         assert sharded is None
+    close(accelerator)  # the ranks end the process group together (a clean exit)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     main()
-    if torch.distributed.is_initialized():  # a clean exit: gloo's threads left running can abort the process
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()

@@ -14,6 +14,7 @@ from accelerate import Accelerator
 from unfreeze_core.components import build
 from unfreeze_core.config import RunConfig
 from unfreeze_core.plugins import get_plugins
+from unfreeze_core.runner import close
 from unfreeze_core.training import Trainer
 
 
@@ -36,11 +37,9 @@ def main():
     rank = accelerator.process_index
     record = {"rank": rank, "events": trainer.schedule.events, "weights": weights}
     (out_dir / f"rank{rank}.json").write_text(json.dumps(record))
+    close(accelerator)  # the ranks end the process group together (a clean exit)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     main()
-    if torch.distributed.is_initialized():  # a clean exit: gloo's threads left running can abort the process
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
