@@ -141,17 +141,22 @@ def independent_loop(model, backend, task, data, seed):
     return {u: t / count for u, t in totals.items()}
 
 
+def assert_exact_equals_loop(model, backend, task, data, seed):
+    """``exact`` (batched) and the independent one-by-one loop agree to 1e-5 relative on every unit."""
+    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(seed))
+    loop = independent_loop(model, backend, task, data, seed=seed)
+    assert set(exact) == set(loop) == {0, 1, 2}
+    for u in loop:
+        assert loop[u] > 0
+        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+
+
 @pytest.mark.parametrize("adapter,kind", [("madx", "classification"), ("lora", "classification"),
                                           ("madx", "qa"), ("lora", "mc")])
 def test_exact_equals_one_by_one_loop(adapter, kind):
     model, backend = tiny(adapter, kind)
     task, data = HeadTask(kind), batches(kind)
-    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(5))
-    loop = independent_loop(model, backend, task, data, seed=5)
-    assert set(exact) == set(loop) == {0, 1, 2}
-    for u in loop:
-        assert loop[u] > 0
-        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+    assert_exact_equals_loop(model, backend, task, data, seed=5)
 
 
 @pytest.mark.parametrize("adapter,kind", [("ia3", "classification"), ("ia3", "mc"), ("ia3-gated", "qa"),
@@ -165,12 +170,7 @@ def test_exact_handles_ia3_natively_and_other_modules_by_a_loop(adapter, kind):
         assert bool(capture.fallback) == (adapter == "dora")
         assert adapter != "ia3-gated" or any(use.weight is not None for uses in capture.uses.values() for use in uses)
     task, data = HeadTask(kind), batches(kind)
-    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(5))
-    loop = independent_loop(model, backend, task, data, seed=5)
-    assert set(exact) == set(loop) == {0, 1, 2}
-    for u in loop:
-        assert loop[u] > 0
-        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
+    assert_exact_equals_loop(model, backend, task, data, seed=5)
 
 
 def test_exact_takes_the_gram_branch_and_equals_the_loop(monkeypatch):
@@ -185,11 +185,8 @@ def test_exact_takes_the_gram_branch_and_equals_the_loop(monkeypatch):
     model, backend = tiny("madx", hidden=64)  # reduction 4: 64 -> 16 -> 64; 12 tokens: 12·80 < 64·16
     task, data = HeadTask("classification"), batches("classification")
     assert fisher.uses_gram(12, 64, 16)
-    exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(2))
+    assert_exact_equals_loop(model, backend, task, data, seed=2)
     assert calls["gram"] > 0 and calls["outer"] == 0
-    loop = independent_loop(model, backend, task, data, seed=2)
-    for u in loop:
-        assert abs(exact[u] - loop[u]) / loop[u] < 1e-5, (u, exact[u], loop[u])
 
 
 def test_both_norm_branches_equal_explicit_per_example_gradients():
