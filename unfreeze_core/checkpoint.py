@@ -174,8 +174,6 @@ def _load_safetensors(path: Path) -> dict:
         for key in ("step", "weights", "optimizer", "scheduler", "schedule", "window", "rng"):
             if key not in state:
                 raise KeyError(key)
-    except CheckpointError:
-        raise
     except Exception as exc:  # truncated, not safetensors, no metadata, bad JSON, missing entries
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} is corrupt or incomplete ({type(exc).__name__}: {detail})") from None

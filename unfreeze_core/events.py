@@ -67,6 +67,12 @@ class FisherRecord:
             line["train_examples"] = self.train_examples
         return line
 
+    def metrics(self) -> dict[str, float]:
+        """The record as tracker metrics (``fisher/unit_U``, ``fisher/sum_trainable``, ``fisher/per_trainable``)."""
+        values = {f"fisher/unit_{u}": s for u, s in self.fisher.items()}
+        values.update({"fisher/sum_trainable": self.fisher_sum, "fisher/per_trainable": self.fisher_per_trainable})
+        return values
+
 
 @dataclass(frozen=True)
 class UnfreezeRecord:

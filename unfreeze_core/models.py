@@ -171,13 +171,14 @@ def from_pretrained(name: str, model_class):
     from transformers import AutoTokenizer
 
     source = resolve(name)
+    errors = (*LOAD_ERRORS, _safetensors_error())
     try:
         model = model_class.from_pretrained(source)
-    except (*LOAD_ERRORS, _safetensors_error()) as exc:
+    except errors as exc:
         raise _load_error(name, source, exc) from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-    except (*LOAD_ERRORS, _safetensors_error()) as exc:
+    except errors as exc:
         raise _load_error(name, source, exc, "the tokenizer of") from None
     if tokenizer is None or isinstance(tokenizer, bool):
         raise UnfreezeError(f"cannot load the tokenizer of {name!r}: no tokenizer files in {source}")

@@ -26,8 +26,6 @@ def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> 
 def new_group_dir(output_dir: str | Path, name: str) -> Path:
     """Make and return ``output_dir/name``, or ``name-2``, ``name-3`` ... so an earlier run is never
     overwritten; the folder is created exclusively, so two runs started together never share one."""
-    from .errors import UnfreezeError
-
     output_dir = Path(output_dir)
     n = 1
     try:

@@ -82,9 +82,7 @@ class Trackers:
 
     @hookimpl
     def on_fisher(self, record):
-        values = {f"fisher/unit_{u}": s for u, s in record.fisher.items()}
-        values.update({"fisher/sum_trainable": record.fisher_sum, "fisher/per_trainable": record.fisher_per_trainable})
-        self.log(values, record.step)
+        self.log(record.metrics(), record.step)
 
     @hookimpl
     def on_unfreeze(self, step, record):

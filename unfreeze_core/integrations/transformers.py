@@ -180,9 +180,7 @@ class UnfreezeCallback(TrainerCallback):
             self.trainer.log(logs)
         if tracking:
             record = _broadcast(unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None)
-            logs = {f"fisher/unit_{u}": s for u, s in record.fisher.items()}
-            logs.update({"fisher/sum_trainable": record.fisher_sum, "fisher/per_trainable": record.fisher_per_trainable})
-            self.trainer.log(logs)
+            self.trainer.log(record.metrics())
             self.tracked.append(record.as_dict())
 
     def on_save(self, args, state, control, **kwargs):

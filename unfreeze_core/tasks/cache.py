@@ -105,7 +105,8 @@ def cache_key(dataset, tokenizer, task, function, purpose: str) -> str:
 def num_proc(rows: int) -> int | None:
     """Worker processes for ``map``: up to 8 on large splits (UNFREEZE_NUM_PROC overrides), else None."""
     if os.environ.get("UNFREEZE_NUM_PROC"):
-        return max(1, int(os.environ["UNFREEZE_NUM_PROC"])) or None
+        procs = int(os.environ["UNFREEZE_NUM_PROC"])
+        return procs if procs > 1 else None
     if rows < PARALLEL_FROM:
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -117,9 +118,6 @@ def tokenise(dataset, function, *, tokenizer, task, purpose: str, batch_size: in
 
     ``function`` takes a batch (dict of lists) and returns the feature columns (any number of rows)."""
     key = cache_key(dataset, tokenizer, task, function, purpose)
-    procs = num_proc(len(dataset))
-    if procs == 1:
-        procs = None
     mapped = dataset.map(function, batched=True, batch_size=batch_size, remove_columns=dataset.column_names,
-                         new_fingerprint=key, num_proc=procs, desc=f"tokenising {purpose}")
+                         new_fingerprint=key, num_proc=num_proc(len(dataset)), desc=f"tokenising {purpose}")
     return Rows(mapped)
