@@ -21,11 +21,16 @@ def _width() -> int:
     return max(40, min(80, shutil.get_terminal_size((80, 24)).columns))
 
 
+def _wrap(text: str, initial: str = "", subsequent: str = "") -> list[str]:
+    """``text`` wrapped to the width at word boundaries only (names are never cut)."""
+    return textwrap.wrap(text, _width(), initial_indent=initial, subsequent_indent=subsequent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
 def _field(label: str, text: str, indent: int = 2) -> list[str]:
     """``label: text`` wrapped at word boundaries (names are never cut), continuation lines aligned."""
     head = " " * indent + f"{label}: "
-    return textwrap.wrap(text, _width(), initial_indent=head, subsequent_indent=" " * len(head),
-                         break_long_words=False, break_on_hyphens=False) or [head.rstrip()]
+    return _wrap(text, head, " " * len(head)) or [head.rstrip()]
 
 
 def _heading(row) -> str:
@@ -47,20 +52,16 @@ def _options_lines(cls, indent: int) -> list[str]:
         return [" " * indent + "(no options)"]
     lines = []
     for r in rows:
-        lines += textwrap.wrap(f"{r['name']}: {r['type']} = {r['default']!r}", _width(), initial_indent=" " * indent,
-                               subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False)
+        lines += _wrap(f"{r['name']}: {r['type']} = {r['default']!r}", " " * indent, " " * (indent + 4))
         if r["doc"]:
-            lines += textwrap.wrap(r["doc"], _width(), initial_indent=" " * (indent + 4),
-                                   subsequent_indent=" " * (indent + 4), break_long_words=False, break_on_hyphens=False)
+            lines += _wrap(r["doc"], " " * (indent + 4), " " * (indent + 4))
     return lines
 
 
 def _class_lines(kind: str, name: str, cls, indent: int = 2) -> list[str]:
     doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
     head = " " * indent + f"{KIND_SINGULAR[kind]} {name}" + (f": {doc}" if doc else "")
-    lines = textwrap.wrap(head, _width(), subsequent_indent=" " * (indent + 4), break_long_words=False,
-                          break_on_hyphens=False)
-    return lines + _options_lines(cls, indent + 2)
+    return _wrap(head, subsequent=" " * (indent + 4)) + _options_lines(cls, indent + 2)
 
 
 def _plugin_lines(row, registries, options: bool) -> list[str]:
