@@ -91,5 +91,12 @@ class UnfreezeRecord:
         return cls(event["step"], list(event["units"]),
                    None if scores is None else {int(u): float(s) for u, s in scores.items()})
 
+    def metrics(self, trainable: int) -> dict[str, float]:
+        """The record as tracker metrics; ``trainable``: units trainable after it."""
+        values = {f"unfreeze/unit_{u}": 1.0 for u in self.units}
+        values.update({f"unfreeze/score_{u}": s for u, s in (self.scores or {}).items()})
+        values["unfreeze/trainable_units"] = float(trainable)
+        return values
+
 
 __all__ = ["LossRecord", "ValidationRecord", "FisherRecord", "UnfreezeRecord"]

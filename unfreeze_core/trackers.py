@@ -87,10 +87,7 @@ class Trackers:
     @hookimpl
     def on_unfreeze(self, step, record):
         self.trainable += len(record.units)
-        values = {f"unfreeze/unit_{u}": 1.0 for u in record.units}
-        values.update({f"unfreeze/score_{u}": s for u, s in (record.scores or {}).items()})
-        values["unfreeze/trainable_units"] = float(self.trainable)
-        self.log(values, step)
+        self.log(record.metrics(self.trainable), step)
 
     @hookimpl
     def on_evaluate(self, lang, scores):

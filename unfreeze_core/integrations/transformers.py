@@ -27,6 +27,7 @@ from transformers import TrainerCallback
 
 from ..controller import TrainBatches, Unfreezer, set_trainable
 from ..errors import UnfreezeError
+from ..events import UnfreezeRecord
 
 SCHEDULE_FILE = "schedule.json"
 STATE_FILE = "unfreeze_state.json"  # in each checkpoint-N folder, for resume_from_checkpoint
@@ -173,11 +174,8 @@ class UnfreezeCallback(TrainerCallback):
         inner = _unwrap(model)
         new = unfreezer.advance(step, inner)
         if new:
-            event = unfreezer.last_event
-            logs = {"unfreeze/trainable_units": float(len(unfreezer.schedule.trainable))}
-            logs.update({f"unfreeze/unit_{u}": 1.0 for u in new})
-            logs.update({f"unfreeze/score_{u}": s for u, s in (event.get("scores") or {}).items()})
-            self.trainer.log(logs)
+            record = UnfreezeRecord.from_event({**unfreezer.last_event, "units": new})
+            self.trainer.log(record.metrics(len(unfreezer.schedule.trainable)))
         if tracking:
             record = _broadcast(unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None)
             self.trainer.log(record.metrics())
