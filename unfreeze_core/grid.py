@@ -24,8 +24,8 @@ from pathlib import Path
 from .config import PLUGIN_KINDS, RunConfig, read_yaml
 from .errors import UnfreezeError
 from .options import parse_options
+from .presets import check_budget
 
-RESERVED = ("axes", "rules", "resources", "launcher", "name")
 IGNORED_FOR_IDENTITY = ("output_dir", "checkpoint_every", "threads", "log_every", "batch_split")
 """Settings that do not change what a cell computes: a cell run with other values is still the same cell."""
 
@@ -65,10 +65,6 @@ class Grid:
     launcher: dict = field(default_factory=lambda: {"name": "local"})
 
 
-def is_grid(values: dict) -> bool:
-    return "axes" in values
-
-
 def _axis(name: str, raw) -> list[tuple[object, dict]]:
     if isinstance(raw, dict):
         out = []
@@ -104,7 +100,7 @@ def parse_grid(values: dict, path: Path) -> Grid:
 def load_grid(path: str | Path) -> Grid:
     path = Path(path)
     values = read_yaml(path)
-    if not is_grid(values):
+    if "axes" not in values:
         raise UnfreezeError(f"{path} is not a grid file (it has no 'axes')")
     return parse_grid(values, path)
 
@@ -163,8 +159,6 @@ def to_config(values: dict) -> RunConfig:
     config = parse_options(RunConfig, values, "config")
     for kind, block in options.items():
         config.options.setdefault(kind, {}).update(block)
-    from .presets import check_budget
-
     check_budget(config, set(values))
     return config.validate()
 

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .checkpoint import FILE as CHECKPOINT
+from .config import read_yaml
+from .errors import UnfreezeError
 from .grid import Cell, Grid, cells, identity, load_grid
 
 STATES = ("done", "running", "failed", "pending")
@@ -46,9 +46,9 @@ def cell_start(cell: Cell) -> tuple[str, str | None]:
     if not config_file.is_file():
         return "fresh", None
     try:
-        old = identity(yaml.safe_load(config_file.read_text()) or {})
-    except yaml.YAMLError:
-        return "conflict", f"{config_file} is not valid YAML"
+        old = identity(read_yaml(config_file))
+    except UnfreezeError as exc:
+        return "conflict", str(exc)
     new = identity(cell.settings)
     if old != new:
         return "conflict", (f"{cell.run_dir} holds a run of another configuration ({_difference(old, new)}); "
@@ -164,10 +164,8 @@ def launcher_settings(grid: Grid, name: str | None, options: dict) -> tuple[str,
     """The launcher's name and options: the grid's ``launcher:`` block, then the command line."""
     block = dict(grid.launcher)
     chosen = name or block.pop("name", "local")
-    if name and name != grid.launcher.get("name"):
+    if block.pop("name", chosen) != chosen:
         block = {}  # options written for another launcher do not apply
-    else:
-        block.pop("name", None)
     return chosen, {**block, **options}
 
 

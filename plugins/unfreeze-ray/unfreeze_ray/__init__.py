@@ -22,10 +22,7 @@ def run_job(job, threads: int) -> str | None:
 
     from unfreeze_core.launchers import last_error, run_in_process
 
-    if job.resources.processes == 1:
-        import torch
-
-        torch.set_num_threads(threads)
+    if job.resources.processes == 1:  # run_cell sets torch's threads from ``threads``
         return run_in_process(job, threads=threads)
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "a") as out:
