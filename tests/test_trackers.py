@@ -118,3 +118,6 @@ def test_a_sweep_cell_reports_to_tensorboard(nli_dir, tmp_path):
                                                 "eval_limit": 8}}})
     assert run_cell(run_dir) is not None
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    from unfreeze_core.plugins import get_plugins
+
+    assert get_plugins().manager.get_plugin("unfreeze-trackers") is None  # the next seed or cell registers its own

@@ -315,7 +315,7 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
         if progress:
             progress.stop()
         if trackers:
-            plugins.unregister(trackers)
+            plugins.unregister("unfreeze-trackers")
             trackers.finish()
         accelerator.free_memory()  # the next seed must not find this seed's model, optimizer and loader held
     if accelerator.is_main_process:
