@@ -148,17 +148,25 @@ def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[Run
         from .grid import run_values
 
         values = run_values(values, Path(file), flags, options)
-    file_options = values.pop("options", None) or {}
-    if not isinstance(file_options, dict):
-        raise UnfreezeError(f"options in {file} must be a mapping of blocks ({', '.join(PLUGIN_KINDS)}), "
-                            f"got {file_options!r}")
     values.update({k: v for k, v in flags.items() if v is not None})
+    config = config_from_values(values, file)
+    return config, [split_option(o) for o in options]
+
+
+def config_from_values(values: dict, source=None) -> RunConfig:
+    """A validated RunConfig from settings (a YAML file's, a grid cell's): plugin ``options`` blocks merged,
+    a paper task's budget checked (``presets``). ``source`` names the file in messages."""
+    from .presets import check_budget
+
+    values = dict(values)
+    blocks = values.pop("options", None) or {}
+    if not isinstance(blocks, dict):
+        raise UnfreezeError(f"options in {source or 'the settings'} must be a mapping of blocks "
+                            f"({', '.join(PLUGIN_KINDS)}), got {blocks!r}")
     config = parse_options(RunConfig, values, "config")
-    for kind, block in file_options.items():
+    for kind, block in blocks.items():
         if not isinstance(block, dict):
             raise UnfreezeError(f"options.{kind} must be a mapping")
         config.options.setdefault(kind, {}).update(block)
-    from .presets import check_budget
-
     check_budget(config, set(values))
-    return config.validate(), [split_option(o) for o in options]
+    return config.validate()

@@ -21,10 +21,9 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import PLUGIN_KINDS, RunConfig, read_yaml
+from .config import PLUGIN_KINDS, RunConfig, config_from_values, read_yaml
 from .errors import UnfreezeError
 from .options import parse_options
-from .presets import check_budget
 
 IGNORED_FOR_IDENTITY = ("output_dir", "checkpoint_every", "threads", "log_every", "batch_split")
 """Settings that do not change what a cell computes: a cell run with other values is still the same cell."""
@@ -153,14 +152,6 @@ def resolve_point(grid: Grid, point: dict, overrides: dict | None = None) -> dic
     return values
 
 
-def to_config(values: dict) -> RunConfig:
-    values = dict(values)
-    options = values.pop("options", None) or {}
-    config = parse_options(RunConfig, values, "config")
-    for kind, block in options.items():
-        config.options.setdefault(kind, {}).update(block)
-    check_budget(config, set(values))
-    return config.validate()
 
 
 def _safe(value) -> str:
@@ -176,7 +167,7 @@ def cells(grid: Grid, output_dir: str | Path, overrides: dict | None = None) -> 
         point = dict(zip(axes, combo))
         values = resolve_point(grid, point, overrides)
         values["output_dir"] = str(sweep_dir)
-        config = to_config(values)
+        config = config_from_values(values)
         for seed in config.seeds:
             settings = {**config.as_dict(), "seeds": [seed]}
             cell_id = "/".join([*(f"{a.rpartition('.')[2]}={_safe(v)}" for a, v in point.items()), f"seed{seed}"])
