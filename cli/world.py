@@ -23,9 +23,10 @@ def world():
 @click.option("--steps", type=int, default=None, help="MLM pretraining steps.")
 @click.option("--adapter-steps", type=int, default=None, help="MLM steps per language adapter.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads.")
-@click.option("--only", type=click.Choice(["adapters"]), default=None,
+@click.option("--only", type=click.Choice(["adapters", "data"]), default=None,
               help="Rebuild one step of an existing world: 'adapters' retrains the language adapters on the "
-                   "encoder and tokenizer already in the folder (same seed and settings) and updates the manifest.")
+                   "encoder and tokenizer already in the folder (same seed and settings); 'data' rewrites the task "
+                   "data; either keeps every other file and updates the manifest.")
 def build(seed, out, alpha, small, layers, steps, adapter_steps, threads, only):
     """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
     from unfreeze_core.world import artifacts_dir

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import UnfreezeError
 from .generator import GRAMMAR, LANGUAGES, Language, content_concepts, corpus_document
-from .tasks import DEFAULT_SIZES, TASKS, write_task
+from .tasks import DEFAULT_SIZES, TASK_VERSIONS, TASKS, write_task
 
 MANIFEST = "manifest.json"
 
@@ -128,11 +128,12 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     """Write the whole world into `out` (replacing what is there); return the manifest.
 
     `only="adapters"` retrains just the language adapters on the encoder and tokenizer already in
-    `out` (built with the same configuration, apart from `ADAPTER_KNOBS`) and updates the manifest."""
-    if only == "adapters":
-        return rebuild_adapters(Path(out), cfg, log)
+    `out` (built with the same configuration, apart from `ADAPTER_KNOBS`); `only="data"` rewrites
+    just the task data (the pretraining text does not depend on it). Either updates the manifest."""
+    if only in REBUILD_STEPS:
+        return rebuild(Path(out), cfg, only, log)
     if only is not None:
-        raise UnfreezeError(f"unknown build step {only!r}; known: adapters")
+        raise UnfreezeError(f"unknown build step {only!r}; known: {', '.join(REBUILD_STEPS)}")
     import torch
 
     from .pretrain import EncoderSize, pretrain_encoder
@@ -147,9 +148,7 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     out.mkdir(parents=True, exist_ok=True)
     timings = {}
 
-    counts = {}
-    for task in TASKS:
-        counts[task] = write_task(task, out / "data" / task, cfg.seed, cfg.task_sizes.get(task))
+    counts = write_data(out, cfg)
     timings["data_s"] = round(time.time() - t0, 1)
     log(f"task data written ({timings['data_s']}s)")
 
@@ -191,6 +190,7 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
                     "mlm_loss": round(mlm_loss, 4)},
         "language_adapters": adapters_entry(adapter_losses),
         "data": counts,
+        "task_versions": dict(TASK_VERSIONS),
         "timings": timings,
     }
     write_manifest(out, manifest)
@@ -222,8 +222,16 @@ def write_manifest(out: Path, manifest: dict) -> dict:
     return manifest
 
 
-def rebuild_adapters(out: Path, cfg: BuildConfig, log=print) -> dict:
-    """Retrain only the language adapters of the world in `out`; keep its data, tokenizer and encoder."""
+def write_data(out: Path, cfg: BuildConfig) -> dict:
+    return {task: write_task(task, out / "data" / task, cfg.seed, cfg.task_sizes.get(task)) for task in TASKS}
+
+
+REBUILD_STEPS = ("adapters", "data")
+
+
+def rebuild(out: Path, cfg: BuildConfig, step: str, log=print) -> dict:
+    """Redo one step of the world in `out` ("adapters": the language adapters; "data": the task
+    data); keep every other file byte for byte and update the manifest."""
     import torch
 
     path = out / MANIFEST
@@ -232,25 +240,31 @@ def rebuild_adapters(out: Path, cfg: BuildConfig, log=print) -> dict:
                                 "build it whole first")
     manifest = json.loads(path.read_text(encoding="utf-8"))
     wanted = asdict(cfg)
+    free = ADAPTER_KNOBS if step == "adapters" else ("task_sizes",)
     differ = sorted(k for k in set(wanted) | set(manifest.get("config", {}))
-                    if k not in ADAPTER_KNOBS and wanted.get(k) != manifest["config"].get(k))
+                    if k not in free and wanted.get(k) != manifest["config"].get(k))
     if differ:
         raise UnfreezeError(f"the world in {out} was built with other settings ({', '.join(differ)}): "
-                         "rebuilding only its adapters would not reproduce a whole build")
+                         f"rebuilding only its {step} would not reproduce a whole build")
     torch.set_num_threads(cfg.threads)
     t0 = time.time()
-    if (out / "adapters").exists():
-        shutil.rmtree(out / "adapters")
-    text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc)
-    losses = train_adapters(out, cfg, text, log=log)
+    if (out / step).exists():
+        shutil.rmtree(out / step)
+    if step == "adapters":
+        text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc)
+        manifest["language_adapters"] = adapters_entry(train_adapters(out, cfg, text, log=log))
+    else:
+        manifest["data"] = write_data(out, cfg)
+        manifest["task_versions"] = dict(TASK_VERSIONS)
     seconds = round(time.time() - t0, 1)
     timings = dict(manifest.get("timings", {}))
+    key = f"{step}_s"
     if "total_s" in timings:
-        timings["total_s"] = round(timings["total_s"] - timings.get("adapters_s", 0) + seconds, 1)
-    timings["adapters_s"] = seconds
-    manifest.update(config=wanted, language_adapters=adapters_entry(losses), timings=timings)
-    for key in ("versions", "files", "bytes"):
-        manifest.pop(key, None)
+        timings["total_s"] = round(timings["total_s"] - timings.get(key, 0) + seconds, 1)
+    timings[key] = seconds
+    manifest.update(config=wanted, timings=timings)
+    for k in ("versions", "files", "bytes"):
+        manifest.pop(k, None)
     write_manifest(out, manifest)
-    log(f"language adapters rebuilt in {seconds}s -> {out / 'adapters'}")
+    log(f"{step} rebuilt in {seconds}s -> {out / step}")
     return manifest

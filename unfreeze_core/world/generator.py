@@ -441,51 +441,85 @@ def _drop(ev: Event, mods: list[str]) -> Event:
                    time=None if "time" in mods else ev.time)
 
 
-def nli_latent(rng: random.Random, label: int) -> tuple[Event, Event]:
-    """One latent NLI pair: entailment drops modifiers, neutral adds information or swaps the
-    verb or object, contradiction negates (optionally after dropping modifiers)."""
-    s = Sampler(rng)
-    while True:
-        verb = rng.choice(TRANSITIVE)
-        prem = s.event(verb, p_place=0.6, p_time=0.4)
-        if _modifiers(prem):
-            break
-    mods = _modifiers(prem)
-    if label == 0:
-        k = rng.randint(1, len(mods))
-        return prem, _drop(prem, rng.sample(mods, k))
-    base = _drop(prem, rng.sample(mods, rng.randint(0, len(mods) - 1 if label == 1 else len(mods))))
-    if label == 2:
-        return prem, replace(base, neg=True)
-    ops = []
-    if base.place is None and prem.place is None:
-        ops.append("place")
-    if base.time is None and prem.time is None:
-        ops.append("time")
-    if base.obj is not None and len(prem.obj.adjs) < 2 and prem.obj.head not in NOUNS["person"]:
-        ops.append("obj_adj")
-    ops += ["verb", "object"]
-    op = rng.choice(ops)
+def _free_adj_pool(obj: NP | None) -> list[str] | None:
+    """An adjective pool the object has no adjective from yet (None: it can take no more)."""
+    if obj is None or obj.head in NOUNS["person"] or len(obj.adjs) >= 2:
+        return None
+    pools = [SIZES] if _category(obj.head) in ("food", "drink") else [SIZES, COLOURS]
+    return next((p for p in pools if not set(obj.adjs) & set(p)), None)
+
+
+def _additions(prem: Event) -> list[str]:
+    """Modifiers the premise lacks and a hypothesis could add (each makes the event more specific)."""
+    ops = [m for m in ("place", "time") if getattr(prem, m) is None]
+    return ops + (["obj_adj"] if _free_adj_pool(prem.obj) else [])
+
+
+def _add(rng: random.Random, ev: Event, op: str) -> Event:
     if op == "place":
-        return prem, replace(base, place=rng.choice(PLACES))
+        return replace(ev, place=rng.choice(PLACES))
     if op == "time":
-        return prem, replace(base, time=rng.choice(DIGITS))
-    if op == "obj_adj":
-        cat = _category(prem.obj.head)
-        have = set(prem.obj.adjs)
-        pools = [SIZES] if cat in ("food", "drink") else [SIZES, COLOURS]
-        pool = next((p for p in pools if not have & set(p)), None)
-        if pool is not None:
-            adjs = tuple(a for a in base.obj.adjs) + (rng.choice(pool),)
-            return prem, replace(base, obj=replace(base.obj, adjs=adjs))
-    if op == "verb" or op == "obj_adj":
-        cat = _category(prem.obj.head)
-        verbs = [v for v in TRANSITIVE if v != prem.verb and cat in VERBS[v][1]]
-        return prem, replace(base, verb=rng.choice(verbs))
+        return replace(ev, time=rng.choice(DIGITS))
+    pool = _free_adj_pool(ev.obj)
+    return replace(ev, obj=replace(ev.obj, adjs=ev.obj.adjs + (rng.choice(pool),)))
+
+
+def _swap(rng: random.Random, prem: Event, base: Event, op: str) -> Event:
+    """Change what happened: another verb, another object, or agent and object exchanged."""
+    if op == "role":
+        return replace(base, agent=base.obj, obj=base.agent)
     cat = _category(prem.obj.head)
+    if op == "verb":
+        verbs = [v for v in TRANSITIVE if v != prem.verb and cat in VERBS[v][1]]
+        return replace(base, verb=rng.choice(verbs))
     head = rng.choice([n for n in NOUNS[cat] if n != prem.obj.head])
     adjs = base.obj.adjs if cat != "person" else ()
-    return prem, replace(base, obj=NP(head, adjs))
+    return replace(base, obj=NP(head, adjs))
+
+
+def nli_latent(rng: random.Random, label: int) -> tuple[Event, Event]:
+    """One latent NLI pair whose label needs composition, not word identities (docs/world.md).
+
+    The premise is negated half the time, and negation reverses monotonicity: a positive premise
+    entails a hypothesis with modifiers dropped ("A eats the red apple" |= "A eats the apple"), a
+    negated one entails a hypothesis with a modifier added ("A never eats the apple" |= "A never
+    eats the red apple"). Neutral goes the other way, or changes the verb, the object, or who did
+    what to whom (agent and object exchanged: the same words in another order). Contradiction
+    flips the polarity of a hypothesis the premise is at least as specific as (positive premise)
+    or at most as specific as (negated premise). So neither the negation word, nor the length
+    difference, nor the words shared decide a label alone."""
+    s = Sampler(rng)
+    neg = rng.random() < 0.5
+    while True:
+        prem = s.event(rng.choice(TRANSITIVE), p_place=0.6, p_time=0.4)
+        if _modifiers(prem) and _additions(prem):
+            break
+    mods = _modifiers(prem)
+
+    def weaker(at_least: int) -> Event:
+        return _drop(prem, rng.sample(mods, rng.randint(at_least, len(mods))))
+
+    def stronger(at_least: int) -> Event:
+        adds = _additions(prem)
+        ev = prem
+        for op in rng.sample(adds, rng.randint(at_least, len(adds))):
+            ev = _add(rng, ev, op)
+        return ev
+
+    swaps = ["verb", "object"] + (["role", "role"] if prem.obj.head in NOUNS["person"] else [])
+    if label == 0:  # entailment: the same polarity, less specific (positive) / more specific (negated)
+        hyp = stronger(1) if neg else weaker(1)
+    elif label == 2:  # contradiction: the other polarity, of something the premise settles
+        hyp = stronger(0) if neg else weaker(0)
+        hyp = replace(hyp, neg=not neg)
+    else:  # neutral: the same polarity, the wrong direction of specificity, or another event
+        op = rng.choice(["specificity", *swaps])
+        if op == "specificity":
+            hyp = weaker(1) if neg else stronger(1)
+        else:
+            base = _drop(prem, rng.sample(mods, rng.randint(0, len(mods))))
+            hyp = _swap(rng, prem, base, op)
+    return replace(prem, neg=neg), replace(hyp, neg=hyp.neg if label == 2 else neg)
 
 
 def _category(noun: str) -> str:
