@@ -70,6 +70,54 @@ def test_schemas(records):
     assert max(labels.values()) - min(labels.values()) <= 1
 
 
+def _facts(ev) -> set[str]:
+    """What an event asserts beyond its core (agent, verb, object head): its modifiers."""
+    out = {f"agent:{a}" for a in ev.agent.adjs} | {f"obj:{a}" for a in ev.obj.adjs}
+    return out | {f"{m}:{getattr(ev, m)}" for m in ("place", "time") if getattr(ev, m)}
+
+
+def test_nli_labels_follow_monotonicity_under_negation():
+    """Latent NLI pairs mean what their labels say: a positive premise entails a less specific
+    hypothesis, a negated one a more specific one; contradiction flips the polarity of something the
+    premise settles; neutral is the wrong direction or another event. And no single cue decides."""
+    import random
+
+    from unfreeze_core.world.generator import nli_latent
+
+    rng = random.Random(3)
+    seen = Counter()
+    for i in range(3000):
+        label = i % 3
+        prem, hyp = nli_latent(rng, label)
+        same_event = (prem.agent.head, prem.verb, prem.obj.head) == (hyp.agent.head, hyp.verb, hyp.obj.head)
+        p, h = _facts(prem), _facts(hyp)
+        less, more = h < p, h > p
+        lengthens = len(h) > len(p)
+        seen[label, prem.neg, lengthens] += 1
+        if label == 0:
+            assert same_event and hyp.neg == prem.neg and (more if prem.neg else less), (prem, hyp)
+        elif label == 2:
+            assert same_event and hyp.neg != prem.neg and (h >= p if prem.neg else h <= p), (prem, hyp)
+        else:
+            assert hyp.neg == prem.neg
+            assert not same_event or (less if prem.neg else more), (prem, hyp)
+    # both polarities under every label, and the length change points both ways within a label
+    for label in range(3):
+        assert {neg for (y, neg, _) in seen if y == label} == {False, True}
+        assert {lengthens for (y, _, lengthens) in seen if y == label} == {False, True}
+
+
+def test_nli_role_exchange_is_neutral():
+    import random
+
+    from unfreeze_core.world.generator import NOUNS, nli_latent
+
+    rng = random.Random(5)
+    swapped = [(p, h) for p, h in (nli_latent(rng, 1) for _ in range(3000))
+               if (p.agent.head, p.obj.head, p.verb) == (h.obj.head, h.agent.head, h.verb)]
+    assert len(swapped) > 50 and all(p.obj.head in NOUNS["person"] for p, _ in swapped)
+
+
 def _anchors(text: str) -> list[str]:
     """Names and digits: spelled the same in every language."""
     return sorted(re.findall(r"[A-Z][a-z]+|[0-9]", text))
@@ -197,3 +245,10 @@ def test_build_small(tmp_path):
     assert again["files"] == m["files"] and again["language_adapters"] == m["language_adapters"]
     res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "2", "--out", str(out), "--only", "adapters"])
     assert res.exit_code != 0 and "other settings (seed)" in str(res.exception)
+
+    # and rewriting only the task data, too
+    (out / "data" / "nli" / "en" / "train.jsonl").write_text("")
+    res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "1", "--out", str(out), "--only", "data"])
+    assert res.exit_code == 0, res.output
+    again = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert again["files"] == m["files"] and again["task_versions"] == m["task_versions"]

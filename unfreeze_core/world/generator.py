@@ -506,7 +506,8 @@ def nli_latent(rng: random.Random, label: int) -> tuple[Event, Event]:
             ev = _add(rng, ev, op)
         return ev
 
-    swaps = ["verb", "object"] + (["role", "role"] if prem.obj.head in NOUNS["person"] else [])
+    exchangeable = prem.obj.head in NOUNS["person"] and prem.obj.head != prem.agent.head
+    swaps = ["verb", "object"] + (["role", "role"] if exchangeable else [])
     if label == 0:  # entailment: the same polarity, less specific (positive) / more specific (negated)
         hyp = stronger(1) if neg else weaker(1)
     elif label == 2:  # contradiction: the other polarity, of something the premise settles
