@@ -33,13 +33,12 @@ def estimates(seed: int, k: int, batches: int) -> dict:
     parts = build(config, get_plugins())
     trainer = Trainer(config, parts, Accelerator(), seed, Path("/tmp/unused-run-dir"), get_plugins().hook)
     trainer.build()  # units frozen, head trainable (as FUN's run starts)
-    out = {"step0": trainer.fisher(0, batches)}
+    out = {"step0": trainer.unfreezer.fisher(trainer.inner_model, 0, batches)}
     stream = trainer._endless(trainer.loader)
-    head = trainer.prepared.head_params
     for _ in range(k):
-        trainer._step(stream, trainer.optimizer, head)
+        trainer._step(stream)  # only the head requires grad: the units are still frozen
         trainer.scheduler.step()
-    out[f"head_trained_{k}"] = trainer.fisher(k, batches)
+    out[f"head_trained_{k}"] = trainer.unfreezer.fisher(trainer.inner_model, k, batches)
     return out
 
 
