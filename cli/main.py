@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from unfreeze_core.errors import UnfreezeError
+from unfreeze_core.errors import UnfreezeError, first_line
 
 
 DEBUG_ENV = "UNFREEZE_DEBUG"
@@ -31,8 +31,7 @@ class Group(click.Group):
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):
                 raise
-            first = str(exc).strip().splitlines()
-            click.echo(f"Error: unexpected {type(exc).__name__}: {first[0] if first else ''} (a bug: please report it; "
+            click.echo(f"Error: unexpected {type(exc).__name__}: {first_line(exc, '')} (a bug: please report it; "
                        f"{DEBUG_ENV}=1 shows the traceback)", err=True)
             sys.exit(1)
 

@@ -9,6 +9,8 @@ import textwrap
 
 import click
 
+from unfreeze_core.errors import first_line
+
 KIND_LABELS = {"selectors": "selectors", "adapter_backends": "adapter backends",
                "fisher_estimators": "Fisher estimators", "tasks": "tasks", "launchers": "launchers"}
 KIND_SINGULAR = {"selectors": "selector", "adapter_backends": "adapter backend",
@@ -72,7 +74,7 @@ def _plugin_lines(row, registries, options: bool) -> list[str]:
     if row.hooks:
         lines += _field("hooks", ", ".join(row.hooks))
     if row.error:
-        lines += _field("error", row.error.splitlines()[0])
+        lines += _field("error", first_line(row.error))
     if options:
         for kind, names in row.registers.items():
             for name in names:

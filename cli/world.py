@@ -46,13 +46,13 @@ def build(seed, out, alpha, small, layers, steps, adapter_steps, threads, only):
               help="World folder [default: the shipped one].")
 def info(root):
     """Languages, sizes and one sample sentence per language."""
-    from unfreeze_core.errors import UnfreezeError
+    from unfreeze_core.errors import UnfreezeError, first_line
 
     try:
         show_info(root)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a missing or corrupt artefact
         raise UnfreezeError(f"the world in {root or 'the package'} is incomplete or corrupt ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}); rebuild it with `unfreeze world build`"
+                            f"{first_line(exc, '')}); rebuild it with `unfreeze world build`"
                             ) from None
 
 

@@ -516,3 +516,20 @@ def test_a_plugins_value_error_is_one_line_naming_it(where, data, tmp_path):
         assert not out.exists()
     finally:
         plugins.unregister("third-party")
+
+
+# -- the one-line helper ------------------------------------------------------------------------------------
+
+def test_first_line_of_a_message():
+    from unfreeze_core import first_line as exported
+    from unfreeze_core.errors import first_line
+
+    assert exported is first_line
+    assert first_line(ValueError("\n  bad value  \nin row 3\n")) == "bad value"
+    assert first_line(KeyError("step")) == "'step'"
+    assert first_line(RuntimeError()) == "RuntimeError"  # empty: the type's name
+    assert first_line(OSError("  \n")) == "OSError"
+    assert first_line(RuntimeError(), "") == ""
+    assert first_line(ValueError(), default="no detail") == "no detail"
+    assert first_line("first\nsecond") == "first"
+    assert first_line("") == "" and first_line("\n", "none") == "none"

@@ -21,6 +21,7 @@ _PUBLIC = {
     "hookimpl": "hookspecs",
     "Plugin": "api",
     "UnfreezeError": "errors",
+    "first_line": "errors",
     # selectors
     "Selector": "api",
     "Selection": "api",

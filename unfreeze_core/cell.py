@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from .checkpoint import FILE as CHECKPOINT
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 
 
 def write_config(run_dir: Path, settings: dict) -> None:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the traceback goes to the cell's log; the last line is what the sweep records
         traceback.print_exc()
-        print(f"Error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(f"Error: {type(exc).__name__}: {first_line(exc, '')}", file=sys.stderr)
         return 1
     return 0
 

@@ -20,7 +20,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 
 FILE = "checkpoint.safetensors"
 LEGACY_FILE = "checkpoint.pt"
@@ -175,7 +175,7 @@ def _load_safetensors(path: Path) -> dict:
             if key not in state:
                 raise KeyError(key)
     except Exception as exc:  # truncated, not safetensors, no metadata, bad JSON, missing entries
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        detail = first_line(exc)
         raise CheckpointError(f"checkpoint {path} is corrupt or incomplete ({type(exc).__name__}: {detail})") from None
     if "config" in body:
         state["config"], state["fingerprint"] = body["config"], body.get("fingerprint")
@@ -196,7 +196,7 @@ def _load_legacy(path: Path) -> dict:
         with torch.serialization.safe_globals(allowed):
             state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = first_line(exc)
         raise CheckpointError(f"refusing checkpoint {path}: it is not a plain tensors-and-numbers checkpoint "
                               f"and is never unpickled ({detail[:200]})") from None
     if not isinstance(state, dict) or "weights" not in state:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 from .options import parse_options
 
 PLUGIN_KINDS = ("task", "adapter", "selector", "fisher")
@@ -121,7 +121,7 @@ def read_yaml(path: str | Path) -> dict:
     except OSError as exc:
         raise UnfreezeError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise UnfreezeError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UnfreezeError(f"config file {path} is not valid YAML: {first_line(exc)}") from None
     if not isinstance(data, dict):
         raise UnfreezeError(f"config file {path} must hold a mapping of settings")
     if "seed" in data:

@@ -66,7 +66,7 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
     from rich.console import Console
 
     from .cell import run_cell
-    from .errors import UnfreezeError
+    from .errors import UnfreezeError, first_line
 
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "a") as out:
@@ -77,7 +77,7 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
             return str(exc)
         except Exception as exc:  # one cell's crash must not stop the sweep
             traceback.print_exc(file=out)
-            return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            return f"{type(exc).__name__}: {first_line(exc, '')}"
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 
 TINY = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
             max_position_embeddings=520, type_vocab_size=1)
@@ -118,8 +118,7 @@ def fit_tokenizer(tokenizer, config):
 
 def _load_error(name: str, source: str, exc: Exception, what: str = "model") -> UnfreezeError:
     hint = "" if Path(source).exists() else " (not a local folder, and the hub is unreachable offline)"
-    lines = str(exc).strip().splitlines()
-    return UnfreezeError(f"cannot load {what} {name!r}{hint}: {lines[0] if lines else type(exc).__name__}")
+    return UnfreezeError(f"cannot load {what} {name!r}{hint}: {first_line(exc)}")
 
 
 # What loading a bad folder or id raises: missing files (OSError), a bad hub id (HFValidationError, a

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 from .registry import KINDS, Registry
 
 GROUP = "unfreeze"
@@ -126,7 +126,7 @@ class Plugins:
         for name, error in sorted(self.failures.items()):
             dist = self.distributions.get(name)
             where = f" (from {dist})" if dist else ""
-            stream.write(f"Warning: plugin {name!r}{where} failed to load: {error.splitlines()[0] if error else ''}"
+            stream.write(f"Warning: plugin {name!r}{where} failed to load: {first_line(error)}"
                          f" - see `unfreeze plugins`\n")
 
 

@@ -6,7 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 
 
 def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
@@ -51,7 +51,7 @@ def read_result(path: str | Path) -> dict:
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UnfreezeError(f"{path}: not readable JSON ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        raise UnfreezeError(f"{path}: not readable JSON ({first_line(exc)})") from None
     if not isinstance(result, dict):
         raise UnfreezeError(f"{path}: expected a JSON object")
     for key in ("task", "adapter", "selector", "metric"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UnfreezeError
+from .errors import UnfreezeError, first_line
 from .hookspecs import hookimpl
 
 NAMES = ("tensorboard", "wandb", "mlflow", "trackio", "aim", "comet_ml", "clearml", "dvclive", "swanlab")
@@ -65,8 +65,8 @@ class Trackers:
             accelerator.init_trackers(PROJECT, config=flat_config(config) | {"seed": seed}, init_kwargs=kwargs)
         except Exception as exc:  # no network, no account, a refused login ...: one line
             self.finish()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UnfreezeError(f"--report-to {', '.join(config.report_to)}: cannot start the tracker: {first}") from None
+            raise UnfreezeError(f"--report-to {', '.join(config.report_to)}: cannot start the tracker: "
+                                f"{first_line(exc)}") from None
 
     def log(self, values: dict, step: int) -> None:
         self.accelerator.log(values, step=step)

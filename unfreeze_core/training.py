@@ -16,7 +16,7 @@ from .events import LossRecord, UnfreezeRecord, ValidationRecord
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
-from .errors import UnfreezeError, plugin_error
+from .errors import UnfreezeError, first_line, plugin_error
 from .models import load_model
 from .runlog import RunLog
 
@@ -271,9 +271,7 @@ class Trainer:
             checkpoint.restore_rng(state["rng"])
             return int(state["step"]), list(state["window"])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
-            first = str(exc).strip().splitlines()
-            raise UnfreezeError(f"the checkpoint in {self.run_dir} does not fit this run "
-                                f"({first[0] if first else type(exc).__name__})") from None
+            raise UnfreezeError(f"the checkpoint in {self.run_dir} does not fit this run ({first_line(exc)})") from None
 
     # -- the end -------------------------------------------------------------------------------------------
     def finish(self) -> dict:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UnfreezeError
+from ..errors import UnfreezeError, first_line
 
 SUFFIXES = (".jsonl", ".json", ".parquet")
 
@@ -57,9 +57,9 @@ def load_local(folder: str | Path, lang: str, split: str):
     except ValueError as exc:
         if "corresponds to no data" in str(exc):
             raise UnfreezeError(f"{lang}/{split}: the split is empty ({path})") from None
-        raise UnfreezeError(f"{path}: {str(exc).splitlines()[0]}") from None
+        raise UnfreezeError(f"{path}: {first_line(exc)}") from None
     except Exception as exc:  # malformed JSON or parquet
-        raise UnfreezeError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise UnfreezeError(f"cannot read {path}: {type(exc).__name__}: {first_line(exc, '')}") from None
 
 
 def load_hub(spec: HubSplit):
@@ -68,7 +68,7 @@ def load_hub(spec: HubSplit):
     try:
         data = datasets.load_dataset(spec.repo, spec.config, split=spec.split, revision=spec.revision)
     except Exception as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = first_line(exc)
         raise UnfreezeError(f"cannot load {spec.repo} ({spec.config or 'default'}, {spec.split}) from the hub: "
                             f"{message}; offline, give --data-dir with files in the hub schema") from None
     return spec.transform(data) if spec.transform else data

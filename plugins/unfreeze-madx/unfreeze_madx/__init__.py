@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unfreeze_core.api import AdapterBackend
-from unfreeze_core.errors import UnfreezeError
+from unfreeze_core.errors import UnfreezeError, first_line
 from unfreeze_core.hookspecs import hookimpl
 from unfreeze_core.units import TaskAdapterBackend
 
@@ -55,8 +55,8 @@ class MadX(TaskAdapterBackend, AdapterBackend):
             try:
                 model.load_adapter(source, load_as=lang, with_head=False, use_safetensors=True)
             except Exception as exc:
-                raise UnfreezeError(f"cannot load the language adapter for {lang!r} from {source}: "
-                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+                raise UnfreezeError(f"cannot load the language adapter for {lang!r} from {source}: {first_line(exc)}"
+                                    ) from None
         model.add_adapter(self.adapter_name, config=SeqBnConfig(reduction_factor=self.options.reduction_factor))
         model.train_adapter(self.adapter_name)  # freezes the base model and the language adapters
         self.activate_language(model, train_language)
