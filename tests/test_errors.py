@@ -183,8 +183,10 @@ def test_yaml_files_that_are_not_settings(data, tmp_path):
     listed.write_text("options: [1, 2]\n")
     hostile = tmp_path / "hostile.yaml"
     hostile.write_text(f"lr: !!python/object/apply:os.system ['touch {tmp_path / 'pwned'}']\n")
+    bad_tag = tmp_path / "bad_tag.yaml"
+    bad_tag.write_text("lr: !!float abc\n")  # yaml raises ValueError here, not YAMLError
     for config, text in ((latin, "is not UTF-8"), (tmp_path, "is a folder"), (listed, "options in"),
-                         (hostile, "is not valid YAML")):
+                         (hostile, "is not valid YAML"), (bad_tag, "is not valid YAML")):
         result = invoke(["run", "--config", config, "--data-dir", data, "--output-dir", out])
         assert_one_line(result, 1, text)
     assert not out.exists() and not (tmp_path / "pwned").exists()

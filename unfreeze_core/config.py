@@ -120,7 +120,7 @@ def read_yaml(path: str | Path) -> dict:
         raise UnfreezeError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UnfreezeError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # a bad explicit tag (`lr: !!float abc`) raises ValueError
         raise UnfreezeError(f"config file {path} is not valid YAML: {first_line(exc)}") from None
     if not isinstance(data, dict):
         raise UnfreezeError(f"config file {path} must hold a mapping of settings")
