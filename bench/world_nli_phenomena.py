@@ -1,0 +1,126 @@
+"""Which kinds of world NLI item does a trained task adapter get right? Accuracy per phenomenon and language.
+
+The world's NLI (v2, docs/world.md) mixes items a word comparison can decide with items that need
+composition. This script reloads the task adapters that finished runs saved (``<run>/task_adapter``),
+scores every test item of every language, and splits the accuracy by what the item needs, read from the
+latent examples the test set was rendered from (same seed, same order):
+
+- ``positive``: positive premise, not an exchange of agent and object (more specific -> neutral);
+- ``negated``: negated premise (monotonicity reversed: more specific -> entailment), not an exchange;
+- ``exchange``: agent and object exchanged (the same words in another order; neutral).
+
+    python bench/world_nli_phenomena.py runs/findings-v2/nli --seeds 1 2 3 4 --out docs/findings/v2/nli_phenomena.json
+
+Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from findings_summary import mean  # noqa: E402
+
+PHENOMENA = ("positive", "negated", "exchange")
+
+
+def phenomena(world_seed: int, n: int) -> list[str]:
+    """The phenomenon of each world NLI test item, in the test files' order."""
+    from unfreeze_core.world.tasks import _latents
+
+    out = []
+    for (prem, hyp), _ in _latents("nli", world_seed, "test", n):
+        exchanged = (prem.agent.head, prem.obj.head) == (hyp.obj.head, hyp.agent.head) and prem.verb == hyp.verb \
+            and prem.agent.head != prem.obj.head
+        out.append("exchange" if exchanged else "negated" if prem.neg else "positive")
+    return out
+
+
+def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
+    """{lang: {phenomenon: accuracy}} of the task adapter saved in ``run_dir``."""
+    import yaml
+    from accelerate import Accelerator
+    from safetensors.torch import load_file
+
+    from unfreeze_core.components import build
+    from unfreeze_core.config import RunConfig
+    from unfreeze_core.plugins import get_plugins
+    from unfreeze_core.runner import quiet_libraries
+    from unfreeze_core.tasks.base import batched_eval
+    from unfreeze_core.training import Trainer
+
+    quiet_libraries()
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config = RunConfig(task=saved["task"], adapter=saved["adapter"], selector="standard", seeds=[saved["seeds"][0]],
+                       threads=1).validate()
+    parts = build(config, get_plugins())
+    trainer = Trainer(config, parts, Accelerator(), config.seeds[0], Path("/tmp/unused-run-dir"), get_plugins().hook)
+    trainer.build()
+    model = trainer.inner_model
+    state = {}
+    for name in ("adapter.safetensors", "model_head.safetensors"):
+        state.update(load_file(str(run_dir / "task_adapter" / name)))
+    missing = set(state) - set(model.state_dict())
+    if missing:
+        raise SystemExit(f"{run_dir}: {len(missing)} saved tensors not in the model, e.g. {sorted(missing)[0]}")
+    model.load_state_dict(state, strict=False)
+    task, tokenizer = parts.task, trainer.prepared.tokenizer
+    out = {}
+    for lang in trainer.prepared.languages:
+        parts.backend.activate_language(model, lang)
+        features = task.encode(task.load_test(lang), tokenizer)
+        right = [bool(r) for labels, logits in batched_eval(model, features, task.collate(tokenizer), 256, "cpu")
+                 for r in (logits.argmax(-1) == labels).tolist()]
+        assert len(right) == len(kinds), (len(right), len(kinds))
+        out[lang] = {k: mean([r for r, kind in zip(right, kinds) if kind == k]) for k in PHENOMENA}
+        out[lang]["all"] = mean(right)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs", type=Path, help="folder searched for run folders (with results.json)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    import torch
+
+    from unfreeze_core import world
+
+    torch.set_num_threads(args.threads)
+    manifest = world.manifest()
+    kinds = phenomena(manifest["seed"], manifest["data"]["nli"]["en/test"])
+    share = {k: kinds.count(k) / len(kinds) for k in PHENOMENA}
+    print("share of test items:", json.dumps(share))
+    per_run = {}
+    for result in sorted(args.runs.rglob("results.json")):
+        run = json.loads(result.read_text())
+        if args.seeds and run["seed"] not in args.seeds:
+            continue
+        scores = score_run(result.parent, kinds)
+        per_run[str(result.parent)] = {"selector": run["selector"], "seed": run["seed"], "scores": scores}
+        xling = {k: mean([s[k] for lang, s in scores.items() if lang != "en"]) for k in (*PHENOMENA, "all")}
+        print(f"{run['selector']:>9} seed {run['seed']}: en " +
+              " ".join(f"{k} {100 * scores['en'][k]:.1f}" for k in PHENOMENA) + " | avg(no en) " +
+              " ".join(f"{k} {100 * xling[k]:.1f}" for k in PHENOMENA), flush=True)
+    by_selector = {}
+    for entry in per_run.values():
+        by_selector.setdefault(entry["selector"], []).append(entry["scores"])
+    summary = {}
+    for selector, runs in by_selector.items():
+        summary[selector] = {"seeds": len(runs)}
+        for k in (*PHENOMENA, "all"):
+            summary[selector][k] = {"en": mean([r["en"][k] for r in runs]),
+                                    "avg_no_en": mean([mean([s[k] for lang, s in r.items() if lang != "en"])
+                                                       for r in runs])}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps({"share": share, "summary": summary, "per_run": per_run}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
