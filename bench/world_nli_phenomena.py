@@ -41,21 +41,20 @@ def phenomena(world_seed: int, n: int) -> list[str]:
 
 def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     """{lang: {phenomenon: accuracy}} of the task adapter saved in ``run_dir``."""
-    import yaml
     from accelerate import Accelerator
     from safetensors.torch import load_file
 
     from unfreeze_core.components import build
-    from unfreeze_core.config import RunConfig
+    from unfreeze_core.config import config_from_values, read_yaml
     from unfreeze_core.plugins import get_plugins
     from unfreeze_core.runner import quiet_libraries
     from unfreeze_core.tasks.base import batched_eval
     from unfreeze_core.training import Trainer
 
     quiet_libraries()
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    config = RunConfig(task=saved["task"], adapter=saved["adapter"], selector="standard", seeds=[saved["seeds"][0]],
-                       threads=1).validate()
+    saved = read_yaml(run_dir / "config.yaml")  # the run's own settings (adapter options included) ...
+    saved.get("options", {}).pop("selector", None)  # ... with a selector that needs nothing: only the model matters
+    config = config_from_values({**saved, "selector": "standard", "threads": 1, "fisher_every": 0})
     parts = build(config, get_plugins())
     trainer = Trainer(config, parts, Accelerator(), config.seeds[0], Path("/tmp/unused-run-dir"), get_plugins().hook)
     trainer.build()
