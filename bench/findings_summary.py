@@ -27,6 +27,7 @@ T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
         2.042]
 SELECTORS = ["standard", "topdown", "bottomup", "lpft", "random", "fisher"]
+TRANSFER_STUDIES = ("nli", "nli_long", "copa", "qa")  # studies that cross the selectors with seeds
 TOP_DOWN = list(range(7, -1, -1))
 
 
@@ -50,7 +51,8 @@ def paired(a: dict, b: dict) -> dict:
     if len(d) > 1:
         half = t975(len(d) - 1) * out["sd"] / math.sqrt(len(d))
         out.update(lo=out["mean"] - half, hi=out["mean"] + half, width=2 * half,
-                   seeds_for_width_1=next(n for n in range(2, 10_000) if 2 * t975(n - 1) * out["sd"] / math.sqrt(n) < 1))
+                   seeds_for_width_1=next((n for n in range(2, 10_000)
+                                               if 2 * t975(n - 1) * out["sd"] / math.sqrt(n) < 1), "> 10,000"))
     return out
 
 
@@ -263,7 +265,7 @@ def _plt():
 
 def fig_transfer(tables: dict, path: Path) -> None:
     plt = _plt()
-    tasks = [t for t in ("nli", "copa", "qa") if t in tables]
+    tasks = [t for t in TRANSFER_STUDIES if t in tables]
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         sels = [s for s in SELECTORS[1:] if s in tables[task] and "d_avg" in tables[task][s]]
@@ -369,7 +371,7 @@ def _fmt(p: dict) -> str:
 
 def markdown(summary: dict) -> str:
     lines = []
-    for task in ("nli", "copa", "qa"):
+    for task in TRANSFER_STUDIES:
         table = summary.get("transfer", {}).get(task)
         if not table:
             continue
@@ -395,8 +397,8 @@ def summarise(grid: dict, out: Path, dest: Path) -> dict:
     studies = load(grid, out)
     summary = {"cells": {s: f"{sum('results' in c for c in cells)}/{len(cells)}" for s, cells in studies.items()},
                "seconds": {s: sum(c.get("seconds") or 0 for c in cells) for s, cells in studies.items()},
-               "transfer": {t: transfer(studies[t]) for t in ("nli", "copa", "qa") if t in studies}}
-    summary["fun"] = {t: fun_orders(studies[t]) for t in ("nli", "copa", "qa") if t in studies}
+               "transfer": {t: transfer(studies[t]) for t in TRANSFER_STUDIES if t in studies}}
+    summary["fun"] = {t: fun_orders(studies[t]) for t in TRANSFER_STUDIES if t in studies}
     if "fun_top_first" in studies:
         summary["fun_top_first"] = fun_orders(studies["fun_top_first"])
         std = {c["seed"]: scores(c)["avg"] for c in studies["nli"] if "results" in c
