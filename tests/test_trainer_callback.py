@@ -79,6 +79,20 @@ def test_fun_events_and_fisher_go_through_trainer_log_tensorboard_and_schedule_j
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    from unfreeze_core import hookimpl
+    from unfreeze_core.plugins import get_plugins
+
+    class Listener:  # an installed plugin hears the callback's events, as it would hear `unfreeze run`'s
+        heard = []
+
+        @hookimpl
+        def on_unfreeze(self, step, units, record):
+            self.heard.append(("unfreeze", step, list(units), record.units))
+
+        @hookimpl
+        def on_fisher(self, record):
+            self.heard.append(("fisher", record.step))
+
     model, tokenizer = tiny_classifier()
     callback = UnfreezeCallback(model, selector="fisher", k=2, selector_options={"fisher_batches": 2},
                                 fisher_every=4, fisher_batches=2)
@@ -86,8 +100,15 @@ def test_fun_events_and_fisher_go_through_trainer_log_tensorboard_and_schedule_j
     trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),
                       data_collator=DataCollatorWithPadding(tokenizer))
     callback.add_to(trainer)
-    trainer.train()
+    get_plugins().register(Listener(), "listener")
+    try:
+        trainer.train()
+    finally:
+        get_plugins().unregister("listener")
     events = json.loads((tmp_path / "schedule.json").read_text())
+    assert [h for h in Listener.heard if h[0] == "unfreeze"] == [("unfreeze", e["step"], e["units"], e["units"])
+                                                                  for e in events]
+    assert [h for h in Listener.heard if h[0] == "fisher"] == [("fisher", 0), ("fisher", 4)]
     assert [e["step"] for e in events] == [0, 2, 4, 6] and all("scores" in e for e in events[:-1])
     history = trainer.state.log_history
     for event in events:

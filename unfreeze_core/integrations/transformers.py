@@ -111,12 +111,18 @@ class UnfreezeCallback(TrainerCallback):
     ``selector`` and ``estimator`` are registered names with their options (``selector_options`` as
     ``-o`` would give them). ``fisher_every`` > 0 logs tr(F) per unit every that many steps.
     ``seed`` (default ``args.seed``) seeds the selector and the services' data order and ŷ.
+    Installed plugins hear the events as in ``unfreeze run``: ``on_unfreeze`` (every process) and
+    ``on_fisher`` (main process); ``plugin_hooks=False`` keeps them out.
     """
 
     def __init__(self, model, *, selector: str = "fisher", k: int = 50, selector_options: dict | None = None,
                  units: dict | None = None, backend: str | None = None, backend_options: dict | None = None,
                  adapter: str | None = None, estimator: str | None = "exact", estimator_options: dict | None = None,
-                 task=None, fisher_every: int = 0, fisher_batches: int = 40, seed: int | None = None):
+                 task=None, fisher_every: int = 0, fisher_batches: int = 40, seed: int | None = None,
+                 plugin_hooks: bool = True):
+        from ..plugins import get_plugins
+
+        self.hook = get_plugins().hook if plugin_hooks else None
         self.backend = _backend(model, units, backend, backend_options, adapter)
         self.units = self.backend.units(model)
         if not self.units:
@@ -124,8 +130,6 @@ class UnfreezeCallback(TrainerCallback):
         self.selector = _registered("selectors", selector, selector_options)
         self.estimator = None
         if estimator is not None:
-            from ..plugins import get_plugins
-
             if estimator in get_plugins().registries()["fisher_estimators"].entries:
                 self.estimator = _registered("fisher_estimators", estimator, estimator_options)
             elif fisher_every:
@@ -176,10 +180,14 @@ class UnfreezeCallback(TrainerCallback):
         if new:
             record = UnfreezeRecord.from_event({**unfreezer.last_event, "units": new})
             self.trainer.log(record.metrics(len(unfreezer.schedule.trainable)))
+            if self.hook:
+                self.hook.on_unfreeze(step=step, units=new, scores=unfreezer.last_event.get("scores"), record=record)
         if tracking:
             record = _broadcast(unfreezer.track(inner, step, self.fisher_batches) if _is_main() else None)
             self.trainer.log(record.metrics())
             self.tracked.append(record.as_dict())
+            if self.hook and _is_main():
+                self.hook.on_fisher(record=record)
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
