@@ -9,7 +9,8 @@ latent examples the test set was rendered from (same seed, same order):
 - ``negated``: negated premise (monotonicity reversed: more specific -> entailment), not an exchange;
 - ``exchange``: agent and object exchanged (the same words in another order; neutral).
 
-    python bench/world_nli_phenomena.py runs/findings-v2/nli --seeds 1 2 3 4 --out docs/findings/v2/nli_phenomena.json
+    python bench/world_nli_phenomena.py runs/findings-v2/nli --out docs/findings/v2/nli_phenomena.json
+    python bench/world_nli_phenomena.py - --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
 
 Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
 """
@@ -79,13 +80,43 @@ def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     return out
 
 
+def figure(data: dict, path: Path, title: str) -> None:
+    """Bars per selector: English and the targets' mean, on positive- and negated-premise items."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = data["summary"]
+    selectors = [s for s in ("standard", "topdown", "bottomup", "lpft", "random", "fisher") if s in summary]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
+    for ax, kind in zip(axes, ("positive", "negated")):
+        for i, (where, color) in enumerate((("en", "C3"), ("avg_no_en", "C0"))):
+            ax.bar([x + 0.38 * i for x in range(len(selectors))], [100 * summary[s][kind][where] for s in selectors],
+                   width=0.38, color=color, label="en" if where == "en" else "targets (mean)")
+        ax.axhline(100 / 3, color="black", lw=0.8, ls=":")
+        ax.set_xticks([x + 0.19 for x in range(len(selectors))])
+        ax.set_xticklabels(selectors, fontsize=8)
+        ax.set_title(f"{kind} premise ({100 * data['share'][kind]:.0f} % of items)", fontsize=9)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[1].legend(fontsize=7, loc="upper right")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", type=Path, help="folder searched for run folders (with results.json)")
     parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--figure", type=Path, help="draw an earlier --out file as a PNG and exit")
+    parser.add_argument("--title", default="world NLI v2: accuracy by kind of item")
     args = parser.parse_args()
+    if args.figure:
+        return figure(json.loads(args.out.read_text()), args.figure, args.title)
     import torch
 
     from unfreeze_core import world
