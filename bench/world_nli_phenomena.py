@@ -10,7 +10,7 @@ latent examples the test set was rendered from (same seed, same order):
 - ``exchange``: agent and object exchanged (the same words in another order; neutral).
 
     python bench/world_nli_phenomena.py runs/findings-v2/nli --out docs/findings/v2/nli_phenomena.json
-    python bench/world_nli_phenomena.py - --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
+    python bench/world_nli_phenomena.py --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
 
 Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
 """
@@ -108,7 +108,7 @@ def figure(data: dict, path: Path, title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("runs", type=Path, help="folder searched for run folders (with results.json)")
+    parser.add_argument("runs", type=Path, nargs="?", help="folder searched for run folders (with results.json)")
     parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path)
@@ -117,6 +117,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.figure:
         return figure(json.loads(args.out.read_text()), args.figure, args.title)
+    if args.runs is None:
+        parser.error("give the folder of the runs to score (or --out FILE --figure PNG to draw an earlier result)")
     import torch
 
     from unfreeze_core import world
