@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from findings_summary import mean  # noqa: E402
+from findings_summary import SELECTORS, mean  # noqa: E402
 
 PHENOMENA = ("positive", "negated", "exchange")
 
@@ -42,7 +42,6 @@ def phenomena(world_seed: int, n: int) -> list[str]:
 
 def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     """{lang: {phenomenon: accuracy}} of the task adapter saved in ``run_dir``."""
-    from accelerate import Accelerator
     from safetensors.torch import load_file
 
     from unfreeze_core.components import build
@@ -50,16 +49,15 @@ def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     from unfreeze_core.plugins import get_plugins
     from unfreeze_core.runner import quiet_libraries
     from unfreeze_core.tasks.base import batched_eval
-    from unfreeze_core.training import Trainer
+    from unfreeze_core.training import prepare_model
 
     quiet_libraries()
     saved = read_yaml(run_dir / "config.yaml")  # the run's own settings (adapter options included) ...
     saved.get("options", {}).pop("selector", None)  # ... with a selector that needs nothing: only the model matters
     config = config_from_values({**saved, "selector": "standard", "threads": 1, "fisher_every": 0})
     parts = build(config, get_plugins())
-    trainer = Trainer(config, parts, Accelerator(), config.seeds[0], Path("/tmp/unused-run-dir"), get_plugins().hook)
-    trainer.build()
-    model = trainer.inner_model
+    prepared = prepare_model(config, parts)  # the run's model, head and adapters, untrained
+    model = prepared.model
     state = {}
     for name in ("adapter.safetensors", "model_head.safetensors"):
         state.update(load_file(str(run_dir / "task_adapter" / name)))
@@ -67,9 +65,9 @@ def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     if missing:
         raise SystemExit(f"{run_dir}: {len(missing)} saved tensors not in the model, e.g. {sorted(missing)[0]}")
     model.load_state_dict(state, strict=False)
-    task, tokenizer = parts.task, trainer.prepared.tokenizer
+    task, tokenizer = parts.task, prepared.tokenizer
     out = {}
-    for lang in trainer.prepared.languages:
+    for lang in prepared.languages:
         parts.backend.activate_language(model, lang)
         features = task.encode(task.load_test(lang), tokenizer)
         right = [bool(r) for labels, logits in batched_eval(model, features, task.collate(tokenizer), 256, "cpu")
@@ -88,7 +86,7 @@ def figure(data: dict, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     summary = data["summary"]
-    selectors = [s for s in ("standard", "topdown", "bottomup", "lpft", "random", "fisher") if s in summary]
+    selectors = [s for s in SELECTORS if s in summary]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
     for ax, kind in zip(axes, ("positive", "negated")):
         for i, (where, color) in enumerate((("en", "C3"), ("avg_no_en", "C0"))):

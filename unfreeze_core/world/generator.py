@@ -480,10 +480,10 @@ def _swap(rng: random.Random, prem: Event, base: Event, op: str) -> Event:
 NEGATED_PREMISES = 0.25  # share of NLI premises that are negated (0.5 is not learnt in 600 steps)
 
 
-def nli_latent(rng: random.Random, label: int, negated: float = NEGATED_PREMISES) -> tuple[Event, Event]:
+def nli_latent(rng: random.Random, label: int) -> tuple[Event, Event]:
     """One latent NLI pair whose label needs composition, not word identities (docs/world.md).
 
-    The premise is negated half the time, and negation reverses monotonicity: a positive premise
+    A share ``NEGATED_PREMISES`` of the premises is negated, and negation reverses monotonicity: a positive premise
     entails a hypothesis with modifiers dropped ("A eats the red apple" |= "A eats the apple"), a
     negated one entails a hypothesis with a modifier added ("A never eats the apple" |= "A never
     eats the red apple"). Neutral goes the other way, or changes the verb, the object, or who did
@@ -492,7 +492,7 @@ def nli_latent(rng: random.Random, label: int, negated: float = NEGATED_PREMISES
     or at most as specific as (negated premise). So neither the negation word, nor the length
     difference, nor the words shared decide a label alone."""
     s = Sampler(rng)
-    neg = rng.random() < negated
+    neg = rng.random() < NEGATED_PREMISES
     while True:
         prem = s.event(rng.choice(TRANSITIVE), p_place=0.6, p_time=0.4)
         if _modifiers(prem) and _additions(prem):
@@ -513,9 +513,8 @@ def nli_latent(rng: random.Random, label: int, negated: float = NEGATED_PREMISES
     swaps = ["verb", "object"] + (["role", "role"] if exchangeable else [])
     if label == 0:  # entailment: the same polarity, less specific (positive) / more specific (negated)
         hyp = stronger(1) if neg else weaker(1)
-    elif label == 2:  # contradiction: the other polarity, of something the premise settles
+    elif label == 2:  # contradiction: the other polarity (below), of something the premise settles
         hyp = stronger(0) if neg else weaker(0)
-        hyp = replace(hyp, neg=not neg)
     else:  # neutral: the same polarity, the wrong direction of specificity, or another event
         op = rng.choice(["specificity", *swaps])
         if op == "specificity":
@@ -523,7 +522,7 @@ def nli_latent(rng: random.Random, label: int, negated: float = NEGATED_PREMISES
         else:
             base = _drop(prem, rng.sample(mods, rng.randint(0, len(mods))))
             hyp = _swap(rng, prem, base, op)
-    return replace(prem, neg=neg), replace(hyp, neg=hyp.neg if label == 2 else neg)
+    return replace(prem, neg=neg), replace(hyp, neg=neg != (label == 2))
 
 
 def _category(noun: str) -> str:
