@@ -10,11 +10,8 @@ import textwrap
 import click
 
 from unfreeze_core.errors import first_line
+from unfreeze_core.registry import SINGULAR
 
-KIND_LABELS = {"selectors": "selectors", "adapter_backends": "adapter backends",
-               "fisher_estimators": "Fisher estimators", "tasks": "tasks", "launchers": "launchers"}
-KIND_SINGULAR = {"selectors": "selector", "adapter_backends": "adapter backend",
-                 "fisher_estimators": "Fisher estimator", "tasks": "task", "launchers": "launcher"}
 SLOW_SECONDS = 0.5
 """A plugin whose import takes longer is named as what made the listing slow."""
 
@@ -62,7 +59,7 @@ def _options_lines(cls, indent: int) -> list[str]:
 
 def _class_lines(kind: str, name: str, cls, indent: int = 2) -> list[str]:
     doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
-    head = " " * indent + f"{KIND_SINGULAR[kind]} {name}" + (f": {doc}" if doc else "")
+    head = " " * indent + f"{SINGULAR[kind]} {name}" + (f": {doc}" if doc else "")
     return _wrap(head, subsequent=" " * (indent + 4)) + _options_lines(cls, indent + 2)
 
 
@@ -70,7 +67,7 @@ def _plugin_lines(row, registries, options: bool) -> list[str]:
     lines = [_heading(row)]
     for kind, names in row.registers.items():
         if names:
-            lines += _field(KIND_LABELS[kind], ", ".join(names))
+            lines += _field(SINGULAR[kind] + "s", ", ".join(names))
     if row.hooks:
         lines += _field("hooks", ", ".join(row.hooks))
     if row.error:
@@ -147,7 +144,7 @@ def show(name):
     for kind, registry in registries.items():
         if name in registry.entries and not any(name in (r.name, r.distribution) and name in r.registers[kind]
                                                 for r in rows):
-            out += [f"{KIND_SINGULAR[kind]} {name!r} from plugin {registry.owners[name]!r}"]
+            out += [f"{SINGULAR[kind]} {name!r} from plugin {registry.owners[name]!r}"]
             out += _class_lines(kind, name, registry.entries[name], indent=2) + [""]
     if not out:
         known = ", ".join(r.name for r in rows) or "none"
