@@ -252,3 +252,11 @@ def test_build_small(tmp_path):
     assert res.exit_code == 0, res.output
     again = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert again["files"] == m["files"] and again["task_versions"] == m["task_versions"]
+
+    # a corrupt manifest is one line, and the files stay as they were
+    before = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    for text in ('{"seed": 1, "config": ', "[1, 2]"):
+        (out / "manifest.json").write_text(text)
+        res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "1", "--out", str(out), "--only", "data"])
+        assert res.exit_code != 0 and "manifest of the world" in str(res.exception) and "build it whole" in str(res.exception)
+        assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == before

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import UnfreezeError
+from ..errors import UnfreezeError, first_line
 from .generator import GRAMMAR, LANGUAGES, Language, content_concepts, corpus_document
 from .tasks import DEFAULT_SIZES, TASK_VERSIONS, TASKS, write_task
 
@@ -238,10 +238,18 @@ def rebuild(out: Path, cfg: BuildConfig, step: str, log=print) -> dict:
     if not path.is_file() or not (out / "model").is_dir():
         raise UnfreezeError(f"no built world in {out} (manifest.json and model/ are needed): "
                                 "build it whole first")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    from . import manifest as read_manifest
+
+    try:
+        manifest = read_manifest(out)
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        manifest = first_line(exc)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        detail = manifest if isinstance(manifest, str) else "no 'config' mapping"
+        raise UnfreezeError(f"the manifest of the world in {out} is corrupt ({detail}): build it whole first")
     wanted = asdict(cfg)
     free = ADAPTER_KNOBS if step == "adapters" else ("task_sizes",)
-    differ = sorted(k for k in set(wanted) | set(manifest.get("config", {}))
+    differ = sorted(k for k in set(wanted) | set(manifest["config"])
                     if k not in free and wanted.get(k) != manifest["config"].get(k))
     if differ:
         raise UnfreezeError(f"the world in {out} was built with other settings ({', '.join(differ)}): "
