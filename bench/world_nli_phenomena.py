@@ -114,8 +114,10 @@ def main() -> None:
     parser.add_argument("--title", default="world NLI v2: accuracy by kind of item")
     args = parser.parse_args()
     if args.figure:
+        if not args.out or not args.out.is_file():
+            parser.error("--figure draws the result file given with --out: give an existing one")
         return figure(json.loads(args.out.read_text()), args.figure, args.title)
-    if args.runs is None:
+    if args.runs is None or not args.runs.is_dir():
         parser.error("give the folder of the runs to score (or --out FILE --figure PNG to draw an earlier result)")
     import torch
 

@@ -106,8 +106,8 @@ def plugins(ctx, as_json, with_options):
     from unfreeze_core.plugins import get_plugins
 
     loaded = get_plugins()
-    rows = loaded.info()
     registries = loaded.registries(strict=False)
+    rows = loaded.info(registries)
     if as_json:
         data = [r.as_dict() for r in rows]
         if with_options:
@@ -135,8 +135,8 @@ def show(name):
     from unfreeze_core.plugins import get_plugins
 
     loaded = get_plugins()
-    rows = loaded.info()
     registries = loaded.registries(strict=False)
+    rows = loaded.info(registries)
     out = []
     for r in rows:
         if name in (r.name, r.distribution):

@@ -105,8 +105,9 @@ class Plugins:
                     self.failures.setdefault(plugin, f"{type(exc).__name__}: {exc}")
         return registries
 
-    def info(self) -> list[PluginInfo]:
-        registries = self.registries(strict=False)
+    def info(self, registries: dict[str, Registry] | None = None) -> list[PluginInfo]:
+        """One row per plugin; ``registries``: those of ``registries(strict=False)`` when the caller has them."""
+        registries = registries or self.registries(strict=False)
         rows = []
         for name in sorted(set(self.versions) | set(self.failures)):
             plugin = self.manager.get_plugin(name)
