@@ -6,9 +6,6 @@ import click
 
 from unfreeze_core.errors import UnfreezeError
 
-RESUME_FLAGS = ("threads",)
-"""Flags that may be given with --resume (docs/errors.md)."""
-
 
 @click.command()
 @click.option("--task", help="Task name (default: nli, the embedded world's NLI).")
@@ -45,17 +42,17 @@ RESUME_FLAGS = ("threads",)
 def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resume_dir, **flags):
     """Train a task adapter with scheduled unfreezing and evaluate it zero-shot per language."""
     from unfreeze_core.config import build_config
-    from unfreeze_core.runner import resume, run_all
+    from unfreeze_core.runner import RESUME_MAY_CHANGE, resume, run_all
 
     if resume_dir:
         given = [name for name, value in (("--config", config_file), ("-o", options), ("--seed", seed),
                                           ("--seeds", seeds or more_seeds), ("--data-dir", data_dir),
                                           ("--languages", languages)) if value]
         given += ["--" + name.replace("_", "-") for name, value in flags.items()
-                  if value not in (None, ()) and name not in RESUME_FLAGS]  # () : a multiple option not given
+                  if value not in (None, ()) and name not in RESUME_MAY_CHANGE]  # () : a multiple option not given
         if given:
             raise UnfreezeError(f"{given[0]} cannot be given with --resume: a run continues with the configuration "
-                                f"it was started with (only {', '.join('--' + f for f in RESUME_FLAGS)} may change)")
+                                f"it was started with (only {', '.join('--' + f for f in RESUME_MAY_CHANGE)} may change)")
         resume(resume_dir, threads=flags.get("threads"))
         return
     all_seeds = [*([seed] if seed is not None else []), *seeds, *more_seeds]
