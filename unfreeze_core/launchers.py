@@ -12,11 +12,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .api import Plugin
-from .grid import Resources
 from .hookspecs import hookimpl
+
+if TYPE_CHECKING:  # grid imports config and yaml: not on `unfreeze plugins`' path
+    from .grid import Resources
 
 Report = Callable[[str, str, "str | None"], None]
 
