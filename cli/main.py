@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-import click
+from unfreeze_core import signals
 
-from unfreeze_core.errors import UnfreezeError, first_line
+signals.install()  # first: a SIGINT/SIGTERM from here on ends any command with one line and 130/143
+
+import click  # noqa: E402
+
+from unfreeze_core.errors import UnfreezeError, first_line  # noqa: E402
 
 
 DEBUG_ENV = "UNFREEZE_DEBUG"
@@ -23,9 +27,13 @@ class Group(click.Group):
         except UnfreezeError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            click.echo(f"Error: interrupted by {signals.name(getattr(exc, 'signum', 2))}", err=True)
+            sys.exit(signals.exit_code(exc))
+        except MemoryError as exc:
+            click.echo(f"Error: out of memory ({first_line(exc, 'MemoryError')}): the machine refused memory that "
+                       f"unfreeze asked for; free some or raise the limit, and run it again", err=True)
+            sys.exit(1)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:

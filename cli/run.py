@@ -47,7 +47,7 @@ def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resu
     if resume_dir:
         given = [name for name, value in (("--config", config_file), ("-o", options), ("--seed", seed),
                                           ("--seeds", seeds or more_seeds), ("--data-dir", data_dir),
-                                          ("--languages", languages)) if value]
+                                          ("--languages", languages)) if value not in (None, ())]  # 0 is a value
         given += ["--" + name.replace("_", "-") for name, value in flags.items()
                   if value not in (None, ()) and name not in RESUME_MAY_CHANGE]  # () : a multiple option not given
         if given:

@@ -26,7 +26,7 @@ def test_every_event_record_names_a_hook_of_the_contract():
     from unfreeze_core import events
 
     records = [getattr(events, name) for name in events.__all__]
-    assert {cls.hook for cls in records} == {"on_loss", "on_validation", "on_fisher", "on_unfreeze"}
+    assert {cls.hook for cls in records} == {"on_loss", "on_validation", "on_fisher", "on_unfreeze", "on_step"}
     for cls in records:
         assert dataclasses.is_dataclass(cls) and cls.__doc__
         assert "record" in getattr(hookspecs, cls.hook).__code__.co_varnames

@@ -16,16 +16,16 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
-from .checkpoint import FILE as CHECKPOINT
 from .errors import UnfreezeError, first_line
+from .rundir import RunDir
 
 
 def write_config(run_dir: Path, settings: dict) -> None:
-    """The cell's claim on its run directory: the config.yaml that run_seed would write."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    """The cell's claim on its run directory: its resolved configuration, written under the folder's lock
+    (a cell process of an earlier driver that still writes it is refused, not overwritten)."""
+    folder = RunDir(run_dir).create(exist_ok=True)
+    with folder.lock():
+        folder.write_config(settings)
 
 
 def command(run_dir: Path, processes: int = 1, threads: int | None = None) -> list[str]:
@@ -41,25 +41,36 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     """Train and evaluate the cell in ``run_dir`` in this process; its results (main process) or None."""
     from rich.console import Console
 
+    from . import checkpoint, signals
     from .components import build
     from .config import build_config
     from .plugins import get_plugins
-    from .runner import close, make_accelerator, preflight, quiet_libraries, run_seed, set_threads
+    from .preflight import preflight
+    from .process import close, make_accelerator, quiet_libraries, set_threads
+    from .runner import run_seed
+    from .saved_state import check
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise UnfreezeError(f"{run_dir} holds no config.yaml: not a sweep cell")
-    quiet_libraries()
-    config, _ = build_config(run_dir / "config.yaml", {"threads": threads}, [])
-    set_threads(config)
-    parts = build(config, get_plugins())
-    preflight(config, parts, folder=run_dir)
-    accelerator = make_accelerator(config, run_dir)
-    resume = (run_dir / CHECKPOINT).is_file()
-    result = run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=resume,
-                      claimed=True)
-    close(accelerator)
-    return result
+    folder = RunDir(run_dir)
+    if not folder.configured():
+        raise UnfreezeError(f"{folder} holds no {folder.config.name}: not a sweep cell")
+    with signals.handled():
+        try:
+            with folder.lock():  # held from the first read: a second writer of this cell is refused
+                quiet_libraries()
+                config, _ = build_config(folder.config, {"threads": threads}, [])
+                state = checkpoint.load(folder.path) if folder.resumable() else None
+                if state is not None:
+                    check(state, config.as_dict(), folder.path)
+                set_threads(config)
+                parts = build(config, get_plugins())
+                preflight(config, parts, folder=folder.path)
+                accelerator = make_accelerator(config, folder.path)
+                result = run_seed(config, parts, accelerator, config.seeds[0], folder.path, console or Console(),
+                                  resume=state or False, claimed=True)
+                close(accelerator)
+                return result
+        except signals.Stop as stop:
+            raise signals.interrupted(stop.signum, folder.path) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
+    from . import signals
+
+    signals.install()
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     print(f"cell {args.run_dir}: pid {os.getpid()}, cores {cores}, threads {args.threads or os.environ.get('OMP_NUM_THREADS')}",
           flush=True)
@@ -78,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     except UnfreezeError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("Error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"Error: interrupted by {signals.name(getattr(exc, 'signum', 2))}", file=sys.stderr)
+        return signals.exit_code(exc)
     except Exception as exc:  # the traceback goes to the cell's log; the last line is what the sweep records
         traceback.print_exc()
         print(f"Error: {type(exc).__name__}: {first_line(exc, '')}", file=sys.stderr)

@@ -21,9 +21,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UnfreezeError, first_line
-
-FILE = "checkpoint.safetensors"
-LEGACY_FILE = "checkpoint.pt"
+from .rundir import CHECKPOINT as FILE, LEGACY_CHECKPOINT as LEGACY_FILE
 META_KEY = "unfreeze"
 FORMAT = 1
 SEP = "/"
@@ -31,6 +29,10 @@ SEP = "/"
 
 class CheckpointError(UnfreezeError):
     """A checkpoint that is empty, truncated, corrupt or not ours."""
+
+
+class CheckpointWriteError(UnfreezeError):
+    """The machine refused a checkpoint write (a full disk, a file-size limit): the previous one is intact."""
 
 
 def rng_state() -> dict:
@@ -121,8 +123,11 @@ def _join(value, tensors: dict):
 
 
 def save(run_dir: Path, *, config: dict | None = None, **state) -> Path:
-    """Write ``state`` (plus the RNG states and ``config``'s fingerprint) atomically to ``run_dir``."""
+    """Write ``state`` (plus the RNG states and ``config``'s fingerprint) atomically to ``run_dir``: a signal
+    waits until the file is complete; a write the machine refuses leaves the previous checkpoint as it was."""
     from safetensors.torch import save_file
+
+    from . import signals
 
     run_dir = Path(run_dir)
     tensors: dict = {}
@@ -130,15 +135,30 @@ def save(run_dir: Path, *, config: dict | None = None, **state) -> Path:
     if config is not None:
         body["config"] = json.loads(json.dumps(config, default=str))
         body["fingerprint"] = fingerprint(body["config"])
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=run_dir)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={META_KEY: json.dumps(body)})
-        os.replace(tmp, run_dir / FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with signals.critical():
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=run_dir)
+            os.close(fd)
+            save_file(tensors, tmp, metadata={META_KEY: json.dumps(body)})
+            os.replace(tmp, run_dir / FILE)
+        except OSError as exc:
+            raise _write_failed(run_dir, state.get("step"), exc) from None
+        finally:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
     return run_dir / FILE
+
+
+def _write_failed(run_dir: Path, step, exc: OSError) -> CheckpointWriteError:
+    """One line: the write that failed, why (the machine's words), and the checkpoint that is still there."""
+    try:
+        kept = load(run_dir)
+    except UnfreezeError:
+        kept = None
+    before = f"the previous checkpoint (step {kept['step']}) is intact" if kept else "no earlier checkpoint exists"
+    return CheckpointWriteError(f"could not write the checkpoint of step {step} in {run_dir} "
+                                f"({exc.strerror or first_line(exc)}); {before}")
 
 
 def exists(run_dir: Path) -> bool:
@@ -202,3 +222,58 @@ def _load_legacy(path: Path) -> dict:
     if not isinstance(state, dict) or "weights" not in state:
         raise CheckpointError(f"checkpoint {path} is not an unfreeze checkpoint")
     return state
+
+
+class Checkpoints:
+    """When the loop checkpoints (``--checkpoint-every``, the last step, a stop signal; main process only)
+    and how a resumed seed is restored: the loop's ModelCheckpoint."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def after_step(self, done: int, window: list[float]) -> None:
+        every, steps = self.trainer.config.checkpoint_every, self.trainer.steps
+        if every and (done % every == 0 or done == steps):
+            self.save(done, window)
+
+    def save(self, done: int, window: list[float]) -> None:
+        t = self.trainer
+        if not t.accelerator.is_main_process:
+            return
+        save(t.run_dir, config={**t.config.as_dict(), "seeds": [t.seed]}, step=done,
+             weights=params_state(t.inner_model, t.trainable_params), optimizer=t.optimizer.state_dict(),
+             scheduler=t.scheduler.state_dict(), schedule=t.unfreezer.state_dict(), window=window)
+
+    def kept_step(self) -> int | None:
+        """The step of the checkpoint on disk, or None."""
+        try:
+            state = load(self.trainer.run_dir)
+        except UnfreezeError:
+            return None
+        return state["step"] if state else None
+
+    def restore(self, state: dict | None = None) -> tuple[int, list[float]]:
+        """Continue from the run folder's checkpoint (or ``state``, read from it already); every field is
+        checked against this run before any is loaded. Returns (updates done, loss window)."""
+        from .saved_state import check, check_fit
+
+        t = self.trainer
+        if state is None:
+            state = load(t.run_dir)
+            if state is None:
+                raise UnfreezeError(f"no checkpoint to resume in {t.run_dir}")
+        check(state, {**t.config.as_dict(), "seeds": [t.seed]}, t.run_dir, steps=t.steps)
+        ids = {id(p) for p in t.trainable_params}
+        named = {n: p for n, p in t.inner_model.named_parameters() if id(p) in ids}
+        order = [p for group in t.optimizer.param_groups for p in group["params"]]
+        check_fit(state, t.run_dir, named, t.steps, len(t.unfreezer.units), order)
+        try:
+            t.inner_model.load_state_dict(state["weights"], strict=False)
+            t.unfreezer.load_state_dict(state["schedule"])
+            t.rewrap()
+            t.optimizer.load_state_dict(state["optimizer"])
+            t.scheduler.load_state_dict(state["scheduler"])
+            restore_rng(state["rng"])
+            return int(state["step"]), list(state["window"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise UnfreezeError(f"the checkpoint in {t.run_dir} does not fit this run ({first_line(exc)})") from None

@@ -42,3 +42,44 @@ def zero_shot(model, backend, task, tokenizer, languages: list[str], *, batch_si
             on_language(lang, scores[lang])
     backend.activate_language(model, task.train_language)
     return scores if main else None
+
+
+def validation_due(config, done: int, steps: int) -> bool:
+    """Whether the train language's validation is scored after ``done`` updates (``--eval-every``, and the end)."""
+    return bool(config.eval_every) and (done % config.eval_every == 0 or done == steps)
+
+
+def validation_record(trainer, done: int):
+    """The ``ValidationRecord`` of a trainer's model after ``done`` updates (main process)."""
+    from .events import ValidationRecord
+
+    return ValidationRecord(done, validation_scores(trainer.inner_model, trainer.parts.task, trainer.prepared.tokenizer,
+                                                    batch_size=trainer.config.eval_batch_size,
+                                                    device=trainer.accelerator.device))
+
+
+def finish(trainer) -> dict | None:
+    """The end of a trained seed: schedule.json and the adapter, zero-shot evaluation per language (sharded
+    over the processes), results.json last (its presence means the run finished). The results on the main
+    process, else None."""
+    from . import signals
+    from .results import summarise
+    from .rundir import RESULTS, SCHEDULE, RunDir
+
+    acc, parts, folder = trainer.accelerator, trainer.parts, RunDir(trainer.run_dir)
+    acc.wait_for_everyone()
+    results = None
+    model = trainer.inner_model
+    if acc.is_main_process:
+        folder.write_json(SCHEDULE, trainer.schedule.events)
+        parts.backend.save(model, folder.adapter)
+    scores = zero_shot(model, parts.backend, parts.task, trainer.prepared.tokenizer, trainer.prepared.languages,
+                       batch_size=trainer.config.eval_batch_size, device=acc.device, accelerator=acc,
+                       on_language=lambda lang, s: trainer.hook.on_evaluate(lang=lang, scores=s))
+    if acc.is_main_process:
+        results = summarise(trainer.config, trainer.seed, parts.task, scores)
+        with signals.critical():
+            folder.write_json(RESULTS, results)
+        trainer.hook.on_run_end(run_dir=str(trainer.run_dir), results=results)
+    acc.wait_for_everyone()
+    return results

@@ -99,4 +99,21 @@ class UnfreezeRecord:
         return values
 
 
-__all__ = ["LossRecord", "ValidationRecord", "FisherRecord", "UnfreezeRecord"]
+@dataclass(frozen=True)
+class StepRecord:
+    """An optimizer step ended: ``step`` of ``steps`` updates done, its loss, the units trainable. Not logged
+    to ``log.jsonl`` (every step): what a progress display listens to."""
+
+    hook: ClassVar[str] = "on_step"
+
+    step: int
+    steps: int
+    loss: float
+    trainable_units: list[int]
+
+    def as_dict(self) -> dict:
+        return {"step": self.step, "steps": self.steps, "loss": self.loss,
+                "trainable_units": list(self.trainable_units)}
+
+
+__all__ = ["LossRecord", "ValidationRecord", "FisherRecord", "UnfreezeRecord", "StepRecord"]

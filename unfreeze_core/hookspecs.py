@@ -65,6 +65,19 @@ def on_fisher(record):
 
 
 @hookspec
+def on_step(record):
+    """An optimizer step ended: an ``unfreeze_core.events.StepRecord`` (step, steps, loss, trainable_units).
+    Every step, on every rank; what a progress display listens to."""
+
+
+@hookspec(firstresult=True)
+def progress_view(console, seed):
+    """The display of one seed's progress on the main process: return an object whose ``@hookimpl`` methods
+    (``on_step``, ``on_unfreeze`` ...) receive that seed's events while it runs, with an optional ``close()``.
+    The first plugin to return one replaces the built-in rich view (``unfreeze_report.progress``)."""
+
+
+@hookspec
 def on_log(step, metrics):
     """A line was written to ``log.jsonl``: ``metrics`` is that line as a dict (any of the three kinds above).
     The untyped form, kept for existing plugins; new plugins use on_loss / on_validation / on_fisher."""

@@ -1,13 +1,24 @@
 """Launchers run a sweep's cells somewhere; ``local`` is built in, Ray and Slurm are plugins.
 
 A launcher gets the cells still to run as ``Job``s and reports each one's state through
-``report(job_id, state, error)`` with state ``running``, ``done`` or ``failed`` (error: one line).
-It never decides what runs: the sweep skips finished cells and marks cells to resume beforehand.
+``report(cell_id, state, error, job=...)`` with state ``pending``, ``running``, ``done`` or ``failed``
+(error: one line) and ``job`` the id of what it submitted (a pid, a Ray task, a Slurm job), which
+``sweep.json`` keeps. It never decides what runs: the sweep skips finished cells and marks cells to
+resume beforehand. A driver started again while cells of an earlier driver are still queued or running
+hands those to ``wait`` (they carry ``Job.job_id``) instead of submitting them again.
+
+No cell outlives its driver: the local launcher's cell processes get SIGTERM when the driver dies
+(``PR_SET_PDEATHSIG``, Linux), stop at a step boundary with a checkpoint, and each holds its run
+folder's lock, so a second writer is refused. On SIGINT/SIGTERM the driver passes the signal on to
+its running cells (each in its own process group, so a terminal's Ctrl-C reaches them once) and waits
+for them to checkpoint.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -20,7 +31,11 @@ from .hookspecs import hookimpl
 if TYPE_CHECKING:  # grid imports config and yaml: not on `unfreeze plugins`' path
     from .grid import Resources
 
-Report = Callable[[str, str, "str | None"], None]
+Report = Callable[..., None]
+"""``report(cell_id, state, error=None, job=None)``."""
+
+GRACE_S = 120.0
+"""How long a driver that was stopped waits for its cells to checkpoint and stop."""
 
 
 @dataclass
@@ -35,6 +50,8 @@ class Job:
     resume: bool = False
     sweep_dir: Path | None = None
     """The sweep folder (a launcher may keep its own files there)."""
+    job_id: str | None = None
+    """The id an earlier driver's launcher reported for this cell (``wait`` waits for it)."""
 
     def command(self, threads: int | None = None) -> list[str]:
         from .cell import command
@@ -45,8 +62,43 @@ class Job:
 class Launcher(Plugin):
     """Runs jobs and reports their states; ``Options`` come from the grid's ``launcher:`` block and ``-l k=v``."""
 
+    poll_s = 1.0
+
     def launch(self, jobs: list[Job], report: Report) -> None:
         raise NotImplementedError
+
+    def active(self, job: Job) -> bool:
+        """Whether ``job.job_id``, submitted by an earlier driver, is still queued or running. By default: a live
+        process of this host holds the cell's run folder lock (a cell process, or a Ray worker running it)."""
+        from .rundir import holder
+
+        return holder(job.run_dir) is not None
+
+    def wait(self, jobs: list[Job], report: Report) -> None:
+        """Wait for cells an earlier driver submitted (``job.job_id``) until they end; each is done if its run
+        finished, else failed (a rerun of the sweep resumes it)."""
+        from .rundir import RunDir
+
+        pending = list(jobs)
+        for job in pending:
+            report(job.id, "running", None, job=job.job_id)
+        while pending:
+            for job in list(pending):
+                if self.active(job):
+                    continue
+                pending.remove(job)
+                if RunDir(job.run_dir).finished():
+                    report(job.id, "done", None, job=job.job_id)
+                else:
+                    report(job.id, "failed", f"job {job.job_id} of an earlier driver ended without results; "
+                                             f"rerun the sweep to resume it", job=job.job_id)
+            if pending:
+                time.sleep(self.poll_s)
+
+
+def this_process() -> str:
+    """A job id for a cell run in this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def last_error(log: Path, returncode: int) -> str:
@@ -69,11 +121,15 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
 
     from .cell import run_cell
     from .errors import UnfreezeError, first_line
+    from .signals import Interrupted
 
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "a") as out:
         try:
             run_cell(job.run_dir, threads, console=Console(file=out, width=120))
+        except Interrupted as exc:  # the driver was stopped: the sweep stops too
+            out.write(f"Error: {exc}\n")
+            raise
         except UnfreezeError as exc:
             out.write(f"Error: {exc}\n")
             return str(exc)
@@ -98,30 +154,42 @@ class Local(Launcher):
     def launch(self, jobs, report):
         if self.options.parallel == 1 and all(j.resources.processes == 1 for j in jobs):
             for job in jobs:
-                report(job.id, "running", None)
+                report(job.id, "running", None, job=this_process())
                 error = run_in_process(job, threads=None)
                 report(job.id, "failed" if error else "done", error)
             return
         self._parallel(jobs, report)
+
+    def active(self, job: Job) -> bool:
+        """A cell process of an earlier driver (``host:pid``) is alive, or its run folder is still locked."""
+        host, _, pid = (job.job_id or "").rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and _alive(int(pid)):
+            return True
+        return super().active(job)
 
     def _parallel(self, jobs, report):
         cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
         slots = min(self.options.parallel, len(jobs)) or 1
         share = [cores[i::slots] or cores for i in range(slots)]
         free, running, pending = list(range(slots)), {}, list(jobs)
-        while pending or running:
-            while pending and free:
-                slot, job = free.pop(0), pending.pop(0)
-                running[slot] = (job, self._start(job, share[slot]))
-                report(job.id, "running", None)
-            time.sleep(0.2)
-            for slot, (job, proc) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                del running[slot]
-                free.append(slot)
-                ok = proc.returncode == 0
-                report(job.id, "done" if ok else "failed", None if ok else last_error(job.log, proc.returncode))
+        try:
+            while pending or running:
+                while pending and free:
+                    slot, job = free.pop(0), pending.pop(0)
+                    proc = self._start(job, share[slot])
+                    running[slot] = (job, proc)
+                    report(job.id, "running", None, job=f"{socket.gethostname()}:{proc.pid}")
+                time.sleep(0.2)
+                for slot, (job, proc) in list(running.items()):
+                    if proc.poll() is None:
+                        continue
+                    del running[slot]
+                    free.append(slot)
+                    ok = proc.returncode == 0
+                    report(job.id, "done" if ok else "failed", None if ok else last_error(job.log, proc.returncode))
+        except KeyboardInterrupt as stop:  # the driver was stopped: its cells checkpoint and stop too
+            stop_cells([proc for _, proc in running.values()], getattr(stop, "signum", signal.SIGINT))
+            raise
 
     @staticmethod
     def _start(job: Job, cores: list[int]) -> subprocess.Popen:
@@ -131,12 +199,54 @@ class Local(Launcher):
         job.log.parent.mkdir(parents=True, exist_ok=True)
         out = open(job.log, "a")
 
-        def pin():
+        def child():
+            os.setpgid(0, 0)  # its own process group: a terminal's Ctrl-C reaches it once, through the driver
+            die_with_parent()
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, cores)
 
         return subprocess.Popen(job.command(threads), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=pin, cwd=os.getcwd())
+                                preexec_fn=child, cwd=os.getcwd())
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """In a child before exec: the kernel sends it ``signum`` when its parent dies (Linux ``PR_SET_PDEATHSIG``;
+    elsewhere nothing), so a killed driver leaves no cell running."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, int(signum), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def stop_cells(procs: list, signum: int, grace_s: float = GRACE_S) -> None:
+    """Pass ``signum`` on to running cell processes and wait for them to checkpoint and stop."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signum)
+            except OSError:
+                proc.send_signal(signum)
+    deadline = time.time() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @hookimpl

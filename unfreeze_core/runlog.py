@@ -1,7 +1,8 @@
 """The run log: one JSON record per line in ``log.jsonl`` (loss lines, validation, tr(F)).
 
 Written by the main process only. On resume, the lines an interrupted run logged after its last
-checkpoint are dropped, so no step is logged twice.
+checkpoint are dropped, so no step is logged twice; so is any line that is not a JSON object with an
+integer step (a line torn by a kill, or edited). The kept lines replace the file atomically.
 """
 
 from __future__ import annotations
@@ -9,28 +10,39 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FILE = "log.jsonl"
+from .rundir import LOG as FILE, write_text_atomic
 
 
-def _step(line: str) -> float:
-    """The step of a log line; a line torn by a kill (or otherwise unreadable) counts as after any checkpoint."""
+def line_step(line: str) -> int | None:
+    """The step of a log line, or None for a line that is torn, edited or not a record."""
     try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return float("inf")
+        step = json.loads(line).get("step")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+
+
+def kept_lines(path: Path, keep_until: int) -> list[str]:
+    """The lines of ``path`` logged at steps <= ``keep_until``."""
+    if not keep_until or not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if (step := line_step(line)) is not None and step <= keep_until]
 
 
 class RunLog:
     def __init__(self, run_dir: Path, keep_until: int = 0, enabled: bool = True):
         """Open ``run_dir/log.jsonl``, keeping the records of steps <= ``keep_until`` (0: start afresh)."""
+        from . import signals
+
         self.file = None
         if not enabled:
             return
         path = Path(run_dir) / FILE
-        kept = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-                if _step(line) <= keep_until] if keep_until and path.exists() else []
-        self.file = open(path, "w")
-        self.file.writelines(line + "\n" for line in kept)
+        kept = kept_lines(path, keep_until)
+        with signals.critical():
+            write_text_atomic(path, "".join(line + "\n" for line in kept))
+            self.file = open(path, "a")
 
     def write(self, record: dict) -> None:
         if self.file:
@@ -41,4 +53,3 @@ class RunLog:
         if self.file:
             self.file.close()
             self.file = None
-

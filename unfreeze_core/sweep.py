@@ -3,8 +3,13 @@
 Each cell is one seed's run directory at ``<output_dir>/<grid name>/<axis=value>/.../seed<N>``, exactly as
 ``unfreeze run`` writes it, so a re-run finds it: a cell with ``results.json`` for the same resolved
 configuration is skipped, one with a checkpoint resumed, one holding another configuration refused.
-``sweep.json`` in the sweep folder records every cell's state and a failed cell's one-line error;
+``sweep.json`` in the sweep folder records the sweep's state (running, finished, failed, interrupted) and
+every cell's state, start and end times, the id of its job and a failed cell's one-line error;
 ``table.md``, ``table.csv`` and ``table.tex`` hold the sweep's table (the ``unfreeze report`` shape).
+
+The sweep folder stays below ``--output-dir`` (a grid name that leaves it is refused) and is driven by one
+process at a time (its lock, ``rundir.Lock``). A driver started again finds the cells whose jobs are still
+queued or running (their ids in ``sweep.json``) and waits for them instead of submitting them again.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import FILE as CHECKPOINT
 from .config import read_yaml
 from .errors import UnfreezeError
 from .grid import Cell, Grid, cells, identity, load_grid
+from .rundir import RESULTS, SWEEP, SWEEP_LOGS, TABLES, RunDir, write_text_atomic
 
-STATES = ("done", "running", "failed", "pending")
+STATES = ("done", "running", "failed", "pending", "interrupted")
 
 
 @dataclass
@@ -42,7 +47,8 @@ def _difference(old: dict, new: dict) -> str:
 
 def cell_start(cell: Cell) -> tuple[str, str | None]:
     """How the cell starts: skip, resume, fresh or conflict (with the differing setting)."""
-    config_file = cell.run_dir / "config.yaml"
+    folder = RunDir(cell.run_dir)
+    config_file = folder.config
     if not config_file.is_file():
         return "fresh", None
     try:
@@ -53,16 +59,30 @@ def cell_start(cell: Cell) -> tuple[str, str | None]:
     if old != new:
         return "conflict", (f"{cell.run_dir} holds a run of another configuration ({_difference(old, new)}); "
                             "move it away or rename the sweep")
-    if (cell.run_dir / "results.json").is_file():
+    if folder.finished():
         return "skip", None
-    if (cell.run_dir / CHECKPOINT).is_file():
+    if folder.resumable():
         return "resume", None
     return "fresh", None
+
+
+def sweep_folder(output_dir: Path, name: str) -> Path:
+    """``output_dir/name``, refused when the name leaves ``output_dir`` (absolute, ``..``, a link that points out)."""
+    parts = Path(str(name)).parts
+    if not parts or Path(str(name)).is_absolute() or any(p in ("..", ".") for p in parts):
+        raise UnfreezeError(f"the grid's name {name!r} must be a folder name below --output-dir {output_dir} "
+                            f"(no absolute path, no '..')")
+    folder = output_dir / name
+    if not folder.resolve().is_relative_to(output_dir.resolve()):
+        raise UnfreezeError(f"the grid's name {name!r} leads out of --output-dir {output_dir} "
+                            f"(to {folder.resolve()})")
+    return folder
 
 
 def plan(grid_path: str | Path, output_dir: str | Path = "runs", overrides: dict | None = None) -> Plan:
     grid = load_grid(grid_path)
     output_dir = Path(output_dir).absolute()  # workers of a cluster start elsewhere
+    sweep_folder(output_dir, grid.name)
     found = cells(grid, output_dir, overrides)
     result = Plan(grid, Path(output_dir) / grid.name, found)
     for cell in found:
@@ -80,40 +100,57 @@ def describe(result: Plan) -> list[dict]:
 
 
 class Tracker:
-    """Cell states, written to ``sweep.json`` on every change, shown live when a console is given."""
+    """The sweep's and its cells' states, written to ``sweep.json`` on every change, shown live when a console
+    is given."""
 
     def __init__(self, result: Plan, console=None):
         self.plan, self.console = result, console
         self.state = {c.id: ("done" if result.start[c.id] == "skip" else "pending") for c in result.cells}
         self.errors: dict[str, str] = dict(result.conflicts)
-        self.started: dict[str, float] = {}
+        self.times: dict[str, dict] = {}
+        self.jobs: dict[str, str] = {}
+        self.sweep_state, self.sweep_times = "running", {"start": time.time(), "end": None}
         for cell_id in result.conflicts:
             self.state[cell_id] = "failed"
         self.live = None
 
-    def report(self, cell_id: str, state: str, error: str | None = None) -> None:
+    def report(self, cell_id: str, state: str, error: str | None = None, job: str | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"unknown cell state {state!r}")
         self.state[cell_id] = state
+        times = self.times.setdefault(cell_id, {"start": None, "end": None})
         if state == "running":
-            self.started[cell_id] = time.time()
+            times["start"], times["end"] = time.time(), None
+        elif state in ("done", "failed", "interrupted"):
+            times["end"] = time.time()
+        if job is not None:
+            self.jobs[cell_id] = job
         if error:
             self.errors[cell_id] = error
         self.save()
         if self.live:
             self.live.update(self.view())
 
+    def end(self, state: str) -> None:
+        """The sweep's final state: finished, failed or interrupted."""
+        self.sweep_state, self.sweep_times["end"] = state, time.time()
+        self.save()
+
+    @property
+    def started(self) -> dict[str, float]:
+        return {c: t["start"] for c, t in self.times.items() if t.get("start")}
+
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for v in self.state.values() if v == s) for s in STATES}
 
     def save(self) -> None:
         self.plan.folder.mkdir(parents=True, exist_ok=True)
-        record = {"grid": str(self.plan.grid.path), "counts": self.counts(),
+        record = {"grid": str(self.plan.grid.path), "state": self.sweep_state, **self.sweep_times,
+                  "counts": self.counts(),
                   "cells": [{"cell": c.id, "state": self.state[c.id], "error": self.errors.get(c.id),
-                             "run_dir": str(c.run_dir)} for c in self.plan.cells]}
-        tmp = self.plan.folder / "sweep.json.tmp"
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        tmp.replace(self.plan.folder / "sweep.json")
+                             "run_dir": str(c.run_dir), "job": self.jobs.get(c.id),
+                             **self.times.get(c.id, {"start": None, "end": None})} for c in self.plan.cells]}
+        write_text_atomic(self.plan.folder / SWEEP, json.dumps(record, indent=1) + "\n")
 
     def view(self):
         from rich.console import Group
@@ -132,7 +169,7 @@ class Tracker:
             state = self.state[cell.id]
             note = self.errors.get(cell.id, "")
             if state == "running":
-                note = f"{time.time() - self.started.get(cell.id, time.time()):.0f} s"
+                note = f"{time.time() - (self.started.get(cell.id) or time.time()):.0f} s"
             table.add_row(cell.id, f"[{style[state]}]{state}[/]", note)
         return Group(head, table)
 
@@ -145,7 +182,9 @@ class Tracker:
             self.live.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, *exc):
+        if kind is not None and self.sweep_state == "running":
+            self.end("failed")
         if self.live:
             self.live.update(self.view())
             self.live.stop()
@@ -169,27 +208,86 @@ def launcher_settings(grid: Grid, name: str | None, options: dict) -> tuple[str,
     return chosen, {**block, **options}
 
 
+def previous_jobs(folder: Path) -> dict[str, str]:
+    """Cell id -> job id of the cells an earlier driver left pending or running (``sweep.json``); a missing or
+    unreadable file gives none."""
+    try:
+        record = json.loads((folder / SWEEP).read_text(encoding="utf-8"))
+        return {c["cell"]: c["job"] for c in record["cells"]
+                if c.get("state") in ("pending", "running") and isinstance(c.get("job"), str)}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return {}
+
+
 def run(result: Plan, launcher, console=None) -> Tracker:
-    """Run every cell not finished (resuming those with a checkpoint); returns the final states."""
-    from .cell import write_config
+    """Run every cell not finished (resuming those with a checkpoint), holding the sweep folder's lock;
+    cells an earlier driver's jobs still run are waited for. Returns the final states. On SIGINT/SIGTERM the
+    running cells checkpoint and stop, and sweep.json says so (``signals.Interrupted``)."""
+    from . import signals
     from .launchers import Job
 
-    jobs = []
-    for cell in result.cells:
-        start = result.start[cell.id]
-        if start in ("skip", "conflict"):
-            continue
-        if start == "fresh":
-            write_config(cell.run_dir, cell.settings)
-        jobs.append(Job(cell.id, cell.run_dir, result.grid.resources, result.folder / "logs" / f"{cell.id}.log",
-                        resume=start == "resume", sweep_dir=result.folder))
-    with Tracker(result, console) as tracker:
-        if jobs:
-            launcher.launch(jobs, tracker.report)
-        for job in jobs:  # a launcher that lost a job: not finished means failed
-            if tracker.state[job.id] in ("pending", "running"):
-                tracker.report(job.id, "failed", tracker.errors.get(job.id) or "the launcher did not finish it")
+    result.folder.mkdir(parents=True, exist_ok=True)
+    with RunDir(result.folder).lock("sweep folder"), signals.handled():
+        earlier = previous_jobs(result.folder)
+        jobs, waits = [], []
+        for cell in result.cells:
+            start = result.start[cell.id]
+            if start in ("skip", "conflict"):
+                continue
+            job = Job(cell.id, cell.run_dir, result.grid.resources, result.folder / SWEEP_LOGS / f"{cell.id}.log",
+                      resume=start == "resume", sweep_dir=result.folder, job_id=earlier.get(cell.id))
+            if launcher.active(job):  # its earlier job, or another process holding its run folder
+                waits.append(job)
+                continue
+            job.job_id = None
+            jobs.append(job)
+        with Tracker(result, console) as tracker:
+            try:
+                for job in jobs:
+                    if result.start[job.id] == "fresh":
+                        _claim(job, result, tracker)
+                jobs = [j for j in jobs if tracker.state[j.id] == "pending"]
+                if waits:
+                    launcher.wait(waits, tracker.report)
+                if jobs:
+                    launcher.launch(jobs, tracker.report)
+            except (signals.Stop, signals.Interrupted) as stop:
+                code = signals.CODES[stop.signum] if isinstance(stop, signals.Stop) else stop.exit_code
+                for cell_id, state in tracker.state.items():
+                    if state == "running":
+                        tracker.report(cell_id, "interrupted",
+                                       str(stop) if isinstance(stop, signals.Interrupted) else None)
+                tracker.end("interrupted")
+                raise _interrupted(tracker, code) from None
+            for job in jobs + waits:  # a launcher that lost a job: not finished means failed
+                if tracker.state[job.id] in ("pending", "running"):
+                    tracker.report(job.id, "failed", tracker.errors.get(job.id) or "the launcher did not finish it")
+            tracker.end("finished" if all(s == "done" for s in tracker.state.values()) else "failed")
     return tracker
+
+
+def _claim(job, result: Plan, tracker: Tracker) -> None:
+    """Write a fresh cell's config.yaml under its lock; a cell another process writes is failed, not touched."""
+    from .cell import write_config
+
+    settings = next(c.settings for c in result.cells if c.id == job.id)
+    try:
+        write_config(job.run_dir, settings)
+    except UnfreezeError as exc:
+        tracker.report(job.id, "failed", str(exc))
+
+
+def _interrupted(tracker: Tracker, code: int):
+    from . import signals
+
+    name = "SIGTERM" if code == 143 else "SIGINT"
+    stopped = [c for c, s in tracker.state.items() if s == "interrupted"]
+    error = signals.Interrupted(
+        f"interrupted by {name}: {len(stopped)} running cell(s) stopped with their checkpoints, "
+        f"{tracker.counts()['done']} of {len(tracker.state)} done; run the same `unfreeze sweep` again to resume "
+        f"(states in {tracker.plan.folder / SWEEP})")
+    error.exit_code = code
+    return error
 
 
 def table(result: Plan, console=None) -> list[dict]:
@@ -197,13 +295,12 @@ def table(result: Plan, console=None) -> list[dict]:
     from . import tables
     from .results import aggregate, load_results
 
-    found = load_results([c.run_dir / "results.json" for c in result.cells if (c.run_dir / "results.json").is_file()])
+    found = load_results([c.run_dir / RESULTS for c in result.cells if RunDir(c.run_dir).finished()])
     if not found:
         return []
     rows = aggregate(found)
-    (result.folder / "table.md").write_text(tables.to_markdown(rows))
-    (result.folder / "table.csv").write_text(tables.to_csv(rows))
-    (result.folder / "table.tex").write_text(tables.to_latex(rows))
+    for name, text in zip(TABLES, (tables.to_markdown(rows), tables.to_csv(rows), tables.to_latex(rows))):
+        write_text_atomic(result.folder / name, text)
     if console is not None:
         tables.print_rows(rows, console)
     return rows
@@ -216,4 +313,4 @@ def summary_error(tracker: Tracker) -> str | None:
         return None
     first = failed[0]
     return (f"{len(failed)} of {len(tracker.state)} cells did not finish (first: {first}: "
-            f"{tracker.errors.get(first, tracker.state[first])}); see {tracker.plan.folder / 'sweep.json'}")
+            f"{tracker.errors.get(first, tracker.state[first])}); see {tracker.plan.folder / SWEEP}")

@@ -1,7 +1,10 @@
 """unfreeze's training loop for one seed on ``accelerate``: forward/backward/step around the controller.
 
-What to unfreeze and when is the controller's (``controller.Unfreezer``); checkpoints are
-``checkpoint.py``'s, the run log ``runlog.py``'s, evaluation ``evaluation.py``'s.
+The loop is a loop: it builds the seed's model, data and optimizer, steps, and tells its listeners. What
+to unfreeze and when is the controller's (``controller.Unfreezer``); when to checkpoint and how to
+restore is ``checkpoint.Checkpoints``'; validation and the final evaluation with the run's outputs are
+``evaluation.py``'s; the run log is ``runlog.py``'s; signals are ``signals.py``'s; the progress display
+is a listener of the step events (``unfreeze_report.progress``, replaceable by a plugin).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import checkpoint, evaluation
-from .events import LossRecord, UnfreezeRecord, ValidationRecord
+from . import evaluation, signals
+from .checkpoint import Checkpoints
+from .events import LossRecord, StepRecord, UnfreezeRecord
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
@@ -68,6 +72,17 @@ def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
 
 
+def check_accumulation(accelerator, steps: int) -> None:
+    """The Accelerator accumulates ``--grad-accum`` micro-batches, counted by micro-batch only (an Accelerator
+    made in code, not by ``process.make_accelerator``, may not)."""
+    state = accelerator.gradient_state
+    if accelerator.gradient_accumulation_steps != steps or (steps > 1 and state.sync_with_dataloader):
+        raise UnfreezeError(f"the Accelerator accumulates {accelerator.gradient_accumulation_steps} micro-batches"
+                            f"{' and syncs at the end of the loader' if state.sync_with_dataloader else ''}; "
+                            f"--grad-accum {steps} needs Accelerator(gradient_accumulation_plugin="
+                            f"unfreeze_core.process.accumulation({steps})), as process.make_accelerator makes it")
+
+
 class Diverged(UnfreezeError):
     """A non-finite training loss: the run stops, its last good checkpoint kept, no results written."""
 
@@ -89,15 +104,15 @@ def loader_options(device) -> dict:
 
 
 class Trainer:
-    """Trains one seed; ``hook`` is the plugin manager's hook relay for event hooks."""
+    """Trains one seed; ``hook`` is the plugin manager's hook relay for event hooks. ``progress``, a callable
+    ``(step, steps, loss, trainable_units, last_unfreeze)``, is told of every step (in-process watchers: tests,
+    benchmarks); plugins watch the same steps through ``on_step``."""
 
     def __init__(self, config: RunConfig, parts: Components, accelerator, seed: int, run_dir: Path, hook,
                  progress=None):
         self.config, self.parts, self.accelerator = config, parts, accelerator
         self.seed, self.run_dir, self.hook, self.progress = seed, Path(run_dir), hook, progress
-        self.stop_signal: int | None = None
-        """Set (by the runner's SIGINT/SIGTERM handler) to stop after the current step with a checkpoint."""
-        self.in_loop = False
+        self.checkpoints = Checkpoints(self)
 
     def build(self) -> None:
         """Model, data, controller, optimizer and LR schedule of this seed, prepared by accelerate."""
@@ -121,6 +136,7 @@ class Trainer:
         self.trainable_params = prepared.head_params + self.unfreezer.unit_params
         optimizer = torch.optim.AdamW(self.unfreezer.param_groups(prepared.head_params), lr=config.lr,
                                       weight_decay=config.weight_decay)
+        check_accumulation(acc, config.grad_accum)
         self.model, self.optimizer, self.loader = acc.prepare(prepared.model, optimizer, loader)
         # The budget from the sharded loader: --epochs counts epochs of the whole set, whatever the processes.
         self.steps = steps = total_steps(config, len(self.loader))
@@ -140,53 +156,61 @@ class Trainer:
             self._inner, self._wrapped = self.accelerator.unwrap_model(self.model), self.model
         return self._inner
 
-    def run(self, resume: bool = False) -> dict:
+    def run(self, resume: bool | dict = False) -> dict:
+        """Build, train and finish the seed; ``resume``: continue from the run folder's checkpoint (True), or
+        from that checkpoint's state already read and checked (``saved_state.check``)."""
+        with signals.handled():
+            self.build()
+            self.run_dir.mkdir(parents=True, exist_ok=True)  # a Trainer used on its own (run_seed made it already)
+            done, window = self.checkpoints.restore(resume if isinstance(resume, dict) else None) if resume \
+                else (0, [])
+            log = RunLog(self.run_dir, keep_until=done, enabled=self.accelerator.is_main_process)
+            try:
+                self.loop(done, window, log)
+            finally:
+                log.close()
+            return evaluation.finish(self)
+
+    def loop(self, done: int, window: list[float], log: RunLog) -> None:
+        """Steps ``done`` .. ``steps``. A first SIGINT/SIGTERM (one process) stops it at the next step boundary,
+        with a checkpoint there."""
         config, acc = self.config, self.accelerator
-        self.build()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        done, window = self.restore() if resume else (0, [])
-        log = RunLog(self.run_dir, keep_until=done, enabled=acc.is_main_process)
         batches = self._endless(self.loader, skip=done * config.grad_accum)
         last_unfreeze, started = None, time.time()
-        self.in_loop = acc.num_processes == 1  # a signal then stops at the next step boundary, with a checkpoint
-        for step in range(done, self.steps):
-            new = self.unfreezer.advance(step, self.inner_model)
-            if new:
-                self.rewrap()
-                last_unfreeze = (step, new)
-                record = UnfreezeRecord.from_event({**self.unfreezer.last_event, "units": new})
-                self.hook.on_unfreeze(step=step, units=new, scores=self.unfreezer.last_event.get("scores"),
-                                      record=record)
-            if config.fisher_every and step % config.fisher_every == 0:
-                self._main_only(log, lambda: self.unfreezer.track(self.inner_model, step, config.fisher_batches))
-            loss = self._step(batches)
-            if not self._finite(loss):
-                raise Diverged(self._diverged(step + 1, loss))
-            self.scheduler.step()
-            window.append(loss)
-            if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
-                self._emit(log, LossRecord(step=step + 1, loss=sum(window) / len(window),
-                                           lr=self.scheduler.get_last_lr()[0],
-                                           trainable_units=list(self.schedule.trainable),
-                                           elapsed_s=round(time.time() - started, 2)))
-                window = []
-            if config.eval_every and ((step + 1) % config.eval_every == 0 or step + 1 == self.steps):
-                self._main_only(log, lambda: ValidationRecord(step + 1, evaluation.validation_scores(
-                    self.inner_model, self.parts.task, self.prepared.tokenizer, batch_size=config.eval_batch_size,
-                    device=acc.device)))
-            if config.checkpoint_every and ((step + 1) % config.checkpoint_every == 0 or step + 1 == self.steps) \
-                    and acc.is_main_process:
-                self.save_checkpoint(step + 1, window)
-            if self.progress:
-                self.progress(step + 1, self.steps, loss, self.schedule.trainable, last_unfreeze)
-            if self.stop_signal is not None:  # SIGINT/SIGTERM: a checkpoint at this step boundary, then stop
-                if acc.is_main_process:
-                    self.save_checkpoint(step + 1, window)
-                log.close()
-                raise KeyboardInterrupt(self.stop_signal)
-        self.in_loop = False
-        log.close()
-        return self.finish()
+        with signals.at_step_boundaries(acc.num_processes == 1):  # several processes: a rank never stops alone
+            for step in range(done, self.steps):
+                new = self.unfreezer.advance(step, self.inner_model)
+                if new:
+                    self.rewrap()
+                    last_unfreeze = (step, new)
+                    record = UnfreezeRecord.from_event({**self.unfreezer.last_event, "units": new})
+                    self.hook.on_unfreeze(step=step, units=new, scores=self.unfreezer.last_event.get("scores"),
+                                          record=record)
+                if config.fisher_every and step % config.fisher_every == 0:
+                    self._main_only(log, lambda: self.unfreezer.track(self.inner_model, step, config.fisher_batches))
+                loss = self._step(batches)
+                if not self._finite(loss):
+                    raise Diverged(self._diverged(step + 1, loss))
+                self.scheduler.step()
+                window.append(loss)
+                if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
+                    self._emit(log, LossRecord(step=step + 1, loss=sum(window) / len(window),
+                                               lr=self.scheduler.get_last_lr()[0],
+                                               trainable_units=list(self.schedule.trainable),
+                                               elapsed_s=round(time.time() - started, 2)))
+                    window = []
+                if evaluation.validation_due(config, step + 1, self.steps):
+                    self._main_only(log, lambda: evaluation.validation_record(self, step + 1))
+                self.checkpoints.after_step(step + 1, window)
+                self._step_done(StepRecord(step + 1, self.steps, loss, list(self.schedule.trainable)), last_unfreeze)
+                if signals.requested() is not None:  # SIGINT/SIGTERM: a checkpoint at this step boundary, then stop
+                    self.checkpoints.save(step + 1, window)
+                    signals.stop()
+
+    def _step_done(self, record: StepRecord, last_unfreeze) -> None:
+        self.hook.on_step(record=record)
+        if self.progress:
+            self.progress(record.step, record.steps, record.loss, self.schedule.trainable, last_unfreeze)
 
     def _emit(self, log: RunLog, record) -> None:
         """A typed record (events.py) into log.jsonl and to its event hook, and to ``on_log`` as a dict."""
@@ -194,6 +218,7 @@ class Trainer:
         log.write(line)
         getattr(self.hook, record.hook)(record=record)
         self.hook.on_log(step=record.step, metrics=line)
+
     def _finite(self, loss: float) -> bool:
         """Whether every process's loss is finite (one all-reduce under several processes)."""
         if self.accelerator.num_processes > 1:
@@ -203,8 +228,8 @@ class Trainer:
         return math.isfinite(loss)
 
     def _diverged(self, step: int, loss: float) -> str:
-        state = checkpoint.exists(self.run_dir) and checkpoint.load(self.run_dir)
-        kept = f"the last good checkpoint (step {state['step']}) is kept" if state else "no checkpoint was written"
+        kept = self.checkpoints.kept_step()
+        kept = f"the last good checkpoint (step {kept}) is kept" if kept else "no checkpoint was written"
         return (f"the training loss is {loss} at step {step}: training diverged (try a lower --lr); {kept}, "
                 f"no results are written ({self.run_dir})")
 
@@ -215,85 +240,36 @@ class Trainer:
         self.accelerator.wait_for_everyone()
 
     def _endless(self, loader, skip: int = 0):
-        """Batches over as many epochs as needed; the first ``skip`` are drawn and dropped (resume)."""
+        """Batches over as many epochs as needed, from micro-batch ``skip`` on (resume). accelerate's
+        ``skip_first_batches`` passes over the skipped ones without loading them; every skipped epoch is still
+        iterated (its indices drawn), so the shuffling generator reaches the state of an unbroken run."""
+        from accelerate import skip_first_batches
+
         epoch = 0
         while True:
             if hasattr(loader, "set_epoch"):
                 loader.set_epoch(epoch)
-            for batch in loader:
-                if skip:
-                    skip -= 1
-                    continue
-                yield batch
+            if skip:
+                passed = min(skip, len(loader))
+                skip -= passed
+                yield from skip_first_batches(loader, passed)
+            else:
+                yield from loader
             epoch += 1
 
     def _step(self, batches) -> float:
-        from contextlib import nullcontext
-
+        """One optimizer step over ``--grad-accum`` micro-batches: accelerate's ``accumulate`` skips DDP's
+        gradient sync on all but the last and ``backward`` scales each loss by 1/grad_accum."""
         acc, accum, total = self.accelerator, self.config.grad_accum, 0.0
-        for micro in range(accum):
+        for _ in range(accum):
             batch = next(batches)
-            sync = nullcontext() if micro == accum - 1 else acc.no_sync(self.model)
-            with sync:
-                loss = self.model(**batch).loss / accum
+            with acc.accumulate(self.model):
+                loss = self.model(**batch).loss
                 acc.backward(loss)
-            total += loss.item()
+            total += (loss / accum).item()
         with_grad = [p for p in self.trainable_params if p.grad is not None]
         if with_grad and self.config.max_grad_norm:
             acc.clip_grad_norm_(with_grad, self.config.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return total
-
-    # -- checkpoints ---------------------------------------------------------------------------------------
-    def save_checkpoint(self, done: int, window: list[float]) -> None:
-        checkpoint.save(self.run_dir, config={**self.config.as_dict(), "seeds": [self.seed]}, step=done,
-                        weights=checkpoint.params_state(self.inner_model, self.trainable_params),
-                        optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                        schedule=self.unfreezer.state_dict(), window=window)
-
-    def restore(self) -> tuple[int, list[float]]:
-        """Continue from the run directory's checkpoint; returns (updates done, loss window)."""
-        state = checkpoint.load(self.run_dir)
-        if state is None:
-            raise UnfreezeError(f"no checkpoint to resume in {self.run_dir}")
-        ids = {id(p) for p in self.trainable_params}
-        names = {n for n, p in self.inner_model.named_parameters() if id(p) in ids}
-        try:
-            if set(state["weights"]) != names:
-                odd = sorted(set(state["weights"]) ^ names)[0]
-                raise ValueError(f"its weights and this model's trainable parameters differ ({odd})")
-            self.inner_model.load_state_dict(state["weights"], strict=False)
-            self.unfreezer.load_state_dict(state["schedule"])
-            self.rewrap()
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-            checkpoint.restore_rng(state["rng"])
-            return int(state["step"]), list(state["window"])
-        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise UnfreezeError(f"the checkpoint in {self.run_dir} does not fit this run ({first_line(exc)})") from None
-
-    # -- the end -------------------------------------------------------------------------------------------
-    def finish(self) -> dict:
-        """Zero-shot evaluation per language (sharded over the processes); schedule, adapter and results on disk."""
-        import json
-
-        from .results import summarise
-
-        acc, parts = self.accelerator, self.parts
-        acc.wait_for_everyone()
-        results = None
-        model = self.inner_model
-        if acc.is_main_process:
-            (self.run_dir / "schedule.json").write_text(json.dumps(self.schedule.events, indent=1) + "\n")
-            parts.backend.save(model, self.run_dir / "task_adapter")
-        scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
-                                      self.prepared.languages, batch_size=self.config.eval_batch_size,
-                                      device=acc.device, accelerator=acc,
-                                      on_language=lambda lang, s: self.hook.on_evaluate(lang=lang, scores=s))
-        if acc.is_main_process:
-            results = summarise(self.config, self.seed, parts.task, scores)
-            (self.run_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-            self.hook.on_run_end(run_dir=str(self.run_dir), results=results)
-        acc.wait_for_everyone()
-        return results

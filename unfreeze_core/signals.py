@@ -1,0 +1,178 @@
+"""SIGINT and SIGTERM: any number of them, at any moment, end a run the same way.
+
+- The process exits 130 (SIGINT) or 143 (SIGTERM, the first signal decides) with one line that states
+  the true state of the run folder, read from disk after the run stopped: the step of the checkpoint
+  kept, or that none exists. Never a traceback.
+- Inside unfreeze's own loop (one process) the first signal only asks the loop to stop: it checkpoints
+  at the next step boundary and stops (``requested`` / ``stop``). A second signal stops it at once.
+  Elsewhere (start-up, building, evaluating, several processes) the first signal stops at once.
+- A file being written (a checkpoint, the run log) is never cut: inside ``critical()`` a signal waits
+  until the write is complete.
+- Once the process is stopping, every further signal is ignored, so the cleanup and the one line are
+  never interrupted.
+
+The CLI installs the handlers for the whole command (``install``); code that runs a seed from Python
+gets them for the call only (``handled``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UnfreezeError
+
+CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Stop(KeyboardInterrupt):
+    """Raised where a signal stops the process; the CLI turns it into exit 130/143."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Interrupted(UnfreezeError):
+    """A run stopped by SIGINT (exit 130) or SIGTERM (143), with the state it left."""
+
+
+class _State:
+    first: int | None = None  # the first signal received
+    stopping = False  # a Stop was raised: every later signal is ignored
+    critical = 0  # > 0: a file is being written
+    deferred = False  # a signal that stops at once came during a critical section
+    boundary = False  # the loop stops at its next step boundary on the first signal
+    depth = 0  # nested ``handled`` calls
+    installed = 0
+    previous: dict = {}
+
+
+_state = _State()
+
+
+def name(signum: int) -> str:
+    return "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+
+
+def exit_code(exc: BaseException) -> int:
+    return CODES.get(getattr(exc, "signum", signal.SIGINT), 130)
+
+
+def _handle(signum, frame) -> None:
+    if _state.stopping:
+        return
+    second = _state.first is not None
+    if not second:
+        _state.first = signum
+    if _state.boundary and not second:
+        return  # the loop sees ``requested()`` at its next step boundary
+    if _state.critical:
+        _state.deferred = True
+        return
+    stop()
+
+
+def stop() -> None:
+    """Stop now (the loop calls it at a step boundary, after its checkpoint)."""
+    _state.stopping = True
+    raise Stop(_state.first if _state.first is not None else signal.SIGINT)
+
+
+def requested() -> int | None:
+    """The signal that asked the run to stop, or None."""
+    return _state.first
+
+
+def reset() -> None:
+    _state.first, _state.stopping, _state.deferred = None, False, False
+
+
+def install() -> bool:
+    """Handle SIGINT and SIGTERM in this process from now on (main thread only); True if installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if not _state.installed:
+        reset()
+        _state.previous = {sig: signal.signal(sig, _handle) for sig in CODES}
+    _state.installed += 1
+    return True
+
+
+def uninstall() -> None:
+    _state.installed -= 1
+    if _state.installed <= 0:
+        _state.installed = 0
+        for sig, handler in _state.previous.items():
+            signal.signal(sig, handler)
+        _state.previous = {}
+        reset()
+
+
+@contextmanager
+def handled():
+    """The handlers for the duration of a call (a run started from Python); restored afterwards. The outermost
+    call starts from a clean state (a signal of an earlier run in this process is forgotten)."""
+    if not _state.depth:
+        reset()
+    installed = install()
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+        if installed:
+            uninstall()
+
+
+@contextmanager
+def at_step_boundaries(enabled: bool = True):
+    """Inside, the first signal asks the loop to stop at its next step boundary instead of stopping at once."""
+    before = _state.boundary
+    _state.boundary = enabled
+    try:
+        yield
+    finally:
+        _state.boundary = before
+
+
+@contextmanager
+def critical():
+    """A write that must complete: a signal inside waits, and stops the run once the write is done."""
+    _state.critical += 1
+    try:
+        yield
+    finally:
+        _state.critical -= 1
+    if not _state.critical and _state.deferred and not _state.stopping:
+        stop()
+
+
+def interrupted(signum: int, run_dir: str | Path | None, unstarted: str = "nothing was written") -> Interrupted:
+    """The one line of a stopped run, from what ``run_dir`` holds now (None: no run folder was made)."""
+    from . import checkpoint
+    from .rundir import RunDir
+
+    label = name(signum)
+    folder = RunDir(run_dir) if run_dir is not None else None
+    if folder is None or not folder.path.is_dir():
+        message = f"interrupted by {label} before the run started; {unstarted}"
+    elif folder.finished():
+        message = f"interrupted by {label} after the run finished; its results are in {folder}"
+    else:
+        try:
+            state = checkpoint.load(folder.path)
+            step = state["step"] if state is not None else None
+        except UnfreezeError as exc:
+            step, message = None, f"interrupted by {label}; the checkpoint in {folder} cannot be resumed ({exc})"
+        else:
+            if step is not None:
+                message = (f"interrupted by {label}; the checkpoint of step {step} is kept: "
+                           f"resume with `unfreeze run --resume {folder}`")
+            else:
+                message = f"interrupted by {label} before the first checkpoint; nothing to resume in {folder}"
+    error = Interrupted(message)
+    error.exit_code = CODES[signum]
+    return error
