@@ -23,7 +23,8 @@ class Group(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with signals.guard():
+                return super().invoke(ctx)
         except UnfreezeError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)

@@ -216,3 +216,42 @@ def test_a_checkpoint_that_does_not_fit_the_model_is_one_line(nli_dir, tmp_path)
     with pytest.raises(UnfreezeError, match="does not fit this run") as info:
         trainer(config, tmp_path / "run").run(resume=True)
     assert "\n" not in str(info.value)
+
+
+def test_a_resume_across_epochs_with_accumulation_reaches_the_same_weights(nli_dir, tmp_path):
+    """skip_first_batches passes over whole epochs and part of one; accumulate spans the epoch ends."""
+    from unfreeze_core.process import make_accelerator
+
+    config = make_config(nli_dir, tmp_path)
+    config.steps, config.grad_accum, config.checkpoint_every = 20, 2, 8
+    config.options["task"]["train_limit"] = 44  # 11 micro-batches of 4 an epoch: the resume skips 2 epochs and 10
+
+    def run(name, progress=None, resume=False):
+        plugins = get_plugins()
+        return Trainer(config, build(config, plugins), make_accelerator(config, tmp_path), seed=5,
+                       run_dir=tmp_path / name, hook=plugins.hook, progress=progress).run(resume=resume)
+
+    def die_at_18(step, *rest):
+        if step == 18:
+            raise Died
+
+    run("whole")
+    with pytest.raises(Died):
+        run("broken", die_at_18)
+    assert checkpoint.load(tmp_path / "broken")["step"] == 16
+    run("broken", resume=True)
+    whole, resumed = checkpoint.load(tmp_path / "whole"), checkpoint.load(tmp_path / "broken")
+    for name, value in whole["weights"].items():
+        assert torch.equal(value, resumed["weights"][name]), name
+    assert (tmp_path / "whole" / "log.jsonl").read_text().count("loss") == 10
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "elapsed_s"} for l in p.read_text().splitlines()]
+    assert strip(tmp_path / "whole" / "log.jsonl") == strip(tmp_path / "broken" / "log.jsonl")
+
+
+def test_an_accelerator_that_accumulates_otherwise_is_refused(nli_dir, tmp_path):
+    from unfreeze_core.errors import UnfreezeError
+
+    config = make_config(nli_dir, tmp_path)
+    config.grad_accum = 2
+    with pytest.raises(UnfreezeError, match="--grad-accum 2 needs"):
+        trainer(config, tmp_path / "run").run()

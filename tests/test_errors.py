@@ -433,17 +433,16 @@ def test_sigint_outside_the_loop_exits_130_and_keeps_the_checkpoint(tmp_path):
 
     import torch
 
-    from unfreeze_core import checkpoint
-    from unfreeze_core.runner import Interrupted, interruptible
+    from unfreeze_core import checkpoint, signals
 
     checkpoint.save(tmp_path, step=6, weights={"w": torch.zeros(1)}, optimizer={}, scheduler={}, schedule={}, window=[])
-    with pytest.raises(Interrupted) as info:
-        with interruptible(tmp_path):  # no trainer in its loop: building or evaluating stops at once
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)
-    assert info.value.exit_code == 130
-    assert str(info.value) == f"interrupted by SIGINT; the checkpoint of step 6 is kept: resume with " \
-                              f"`unfreeze run --resume {tmp_path}`"
+    with signals.handled(), pytest.raises(signals.Stop) as info:  # no loop: building or evaluating stops at once
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    error = signals.interrupted(info.value.signum, tmp_path)
+    assert error.exit_code == 130
+    assert str(error) == f"interrupted by SIGINT; the checkpoint of step 6 is kept: resume with " \
+                         f"`unfreeze run --resume {tmp_path}`"
 
 
 @pytest.mark.parametrize("signame, code", [("SIGTERM", 143)])

@@ -154,3 +154,53 @@ def test_two_processes_hold_identical_weights_after_several_unfreezes(nli_dir, t
     out2 = tmp_path / "ddp-no-rewrap"
     rank0, rank1 = torchrun([str(nli_dir), str(out2), "--no-rewrap"], out2)
     assert max(abs(rank0["weights"][k] - rank1["weights"][k]) for k in rank0["weights"]) > 1e-4
+
+
+def test_a_plugin_replaces_the_progress_display(nli_dir, tmp_path):
+    """progress_view: an outside plugin's view gets the seed's step events; the built-in rich bar is not shown."""
+    import io
+
+    from rich.console import Console
+
+    class Dots:
+        def __init__(self, console, seed):
+            self.console, self.seed, self.steps, self.unfrozen, self.closed = console, seed, [], [], False
+
+        @hookimpl
+        def on_step(self, record):
+            self.steps.append((record.step, record.steps))
+
+        @hookimpl
+        def on_unfreeze(self, record):
+            self.unfrozen.append(record.step)
+
+        def close(self):
+            self.closed = True
+
+    class Outside:
+        def __init__(self):
+            self.views = []
+
+        @hookimpl
+        def progress_view(self, console, seed):
+            self.views.append(Dots(console, seed))
+            return self.views[-1]
+
+    def shown(tag):
+        out = io.StringIO()
+        run_all(tiny_config(nli_dir, tmp_path / tag, selector="topdown", k=1, steps=4),
+                console=Console(file=out, width=200))
+        return out.getvalue()
+
+    builtin = shown("builtin")
+    assert "seed 1" in builtin and "trainable" in builtin  # the rich bar's columns
+    plugins, outside = get_plugins(), Outside()
+    plugins.register(outside, name="outside-progress")
+    try:
+        replaced = shown("replaced")
+    finally:
+        plugins.unregister(name="outside-progress")
+    [view] = outside.views
+    assert view.seed == 1 and view.closed
+    assert view.steps == [(1, 4), (2, 4), (3, 4), (4, 4)] and view.unfrozen == [0, 1, 2, 3]
+    assert "trainable" not in replaced

@@ -1,6 +1,7 @@
 """SIGINT and SIGTERM: any number of them, at any moment, end a run the same way.
 
-- The process exits 130 (SIGINT) or 143 (SIGTERM, the first signal decides) with one line that states
+- The process exits 130 (SIGINT) or 143 (SIGTERM; the first one handled decides: of two kinds pending at
+  once, Python handles SIGINT first) with one line that states
   the true state of the run folder, read from disk after the run stopped: the step of the checkpoint
   kept, or that none exists. Never a traceback.
 - Inside unfreeze's own loop (one process) the first signal only asks the loop to stop: it checkpoints
@@ -46,6 +47,8 @@ class _State:
     deferred = False  # a signal that stops at once came during a critical section
     boundary = False  # the loop stops at its next step boundary on the first signal
     depth = 0  # nested ``handled`` calls
+    guarded = 0  # > 0: some caller turns a Stop into its one line (``guard``, ``handled``)
+    done = False  # a command's body (``guard``) is over
     installed = 0
     previous: dict = {}
 
@@ -76,9 +79,26 @@ def _handle(signum, frame) -> None:
 
 
 def stop() -> None:
-    """Stop now (the loop calls it at a step boundary, after its checkpoint)."""
+    """Stop now (the loop calls it at a step boundary, after its checkpoint); every later signal is ignored
+    (SIG_IGN: also while the interpreter shuts down, when Python itself would restore the default action). Outside
+    every ``guard`` (a command still starting up, before anything is written) the process ends at once with its
+    one line."""
     _state.stopping = True
-    raise Stop(_state.first if _state.first is not None else signal.SIGINT)
+    _ignore()
+    signum = _state.first if _state.first is not None else signal.SIGINT
+    if not _state.guarded:
+        import os
+
+        after = " after the command finished" if _state.done else ""
+        os.write(2, f"Error: interrupted by {name(signum)}{after}\n".encode())
+        os._exit(CODES[signum])
+    raise Stop(signum)
+
+
+def _ignore() -> None:
+    if _state.installed and threading.current_thread() is threading.main_thread():
+        for sig in CODES:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def requested() -> int | None:
@@ -87,7 +107,11 @@ def requested() -> int | None:
 
 
 def reset() -> None:
-    _state.first, _state.stopping, _state.deferred = None, False, False
+    """Forget an earlier signal (a new run in this process); the handlers are ours again if installed."""
+    _state.first, _state.stopping, _state.deferred, _state.done = None, False, False, False
+    if _state.installed and threading.current_thread() is threading.main_thread():
+        for sig in CODES:
+            signal.signal(sig, _handle)
 
 
 def install() -> bool:
@@ -108,7 +132,19 @@ def uninstall() -> None:
         for sig, handler in _state.previous.items():
             signal.signal(sig, handler)
         _state.previous = {}
-        reset()
+        reset()  # installed is 0: the previous handlers stay
+
+
+@contextmanager
+def guard():
+    """A command's body: a signal inside raises ``Stop`` for the command to turn into its one line (outside,
+    while the command starts or after it is over, the process ends at once with its line)."""
+    _state.guarded += 1
+    try:
+        yield
+    finally:
+        _state.guarded -= 1
+        _state.done = not _state.guarded
 
 
 @contextmanager
@@ -119,10 +155,12 @@ def handled():
         reset()
     installed = install()
     _state.depth += 1
+    _state.guarded += 1
     try:
         yield
     finally:
         _state.depth -= 1
+        _state.guarded -= 1
         if installed:
             uninstall()
 
