@@ -31,18 +31,28 @@ class Group(click.Group):
         except KeyboardInterrupt as exc:
             click.echo(f"Error: interrupted by {signals.name(getattr(exc, 'signum', 2))}", err=True)
             sys.exit(signals.exit_code(exc))
-        except MemoryError as exc:
-            click.echo(f"Error: out of memory ({first_line(exc, 'MemoryError')}): the machine refused memory that "
-                       f"unfreeze asked for; free some or raise the limit, and run it again", err=True)
-            sys.exit(1)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:
+            if _out_of_memory(exc):
+                click.echo(f"Error: out of memory ({type(exc).__name__}: {first_line(exc, '')}): the machine refused "
+                           f"memory that unfreeze asked for (not a bug of unfreeze); free some or raise the limit "
+                           f"(ulimit -v), and run it again", err=True)
+                sys.exit(1)
             if os.environ.get(DEBUG_ENV):
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {first_line(exc, '')} (a bug: please report it; "
                        f"{DEBUG_ENV}=1 shows the traceback)", err=True)
             sys.exit(1)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """A fault of the machine, not of unfreeze: no memory for an object, a shared library or a thread."""
+    import errno
+
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or getattr(exc, "errno", None) == errno.ENOMEM or any(
+        sign in text for sign in ("failed to map segment", "cannot allocate memory", "can't start new thread"))
 
 
 @click.group(cls=Group)

@@ -255,3 +255,126 @@ def test_an_accelerator_that_accumulates_otherwise_is_refused(nli_dir, tmp_path)
     config.grad_accum = 2
     with pytest.raises(UnfreezeError, match="--grad-accum 2 needs"):
         trainer(config, tmp_path / "run").run()
+
+
+# -- saved state is untrusted input -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stopped(nli_dir, tmp_path_factory):
+    """A run folder as a run stopped after its checkpoint of step 8 leaves it (no results.json)."""
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    out = tmp_path_factory.mktemp("stopped")
+    args = ["run", "--model", "tiny", "-o", "lang_adapters=fresh", "-o", "eval_limit=8", "--data-dir", str(nli_dir),
+            "--selector", "topdown", "--k", "1", "--steps", "8", "--checkpoint-every", "4", "--output-dir", str(out)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    run_dir = out / "nli-madx-topdown" / "seed1"
+    (run_dir / "results.json").unlink()
+    return run_dir
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def tamper(run_dir, edit):
+    """Rewrite the checkpoint's JSON metadata with ``edit(body)`` (which may return the JSON text itself)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = run_dir / "checkpoint.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    body = json.loads(meta["unfreeze"])
+    text = edit(body)
+    save_file(tensors, str(path), metadata={"unfreeze": text or json.dumps(body)})
+
+
+def field(body, *keys):
+    """The [key, value] pair of a nested ``$dict`` entry of the checkpoint's state."""
+    node = body["state"]
+    for key in keys:
+        pair = next(p for p in node["$dict"] if p[0] == key)
+        node = pair[1]
+    return pair
+
+
+def set_field(value, *keys):
+    def edit(body):
+        field(body, *keys)[1] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (set_field(-3, "step"), "step is -3, outside 1..8"),
+    (set_field(10 ** 30, "step"), f"step is {10 ** 30}, outside 1..8"),
+    (lambda body: json.dumps(body).replace('["step", 8]', '["step", 1e400]'), "step is inf, not an integer"),
+    (set_field("abc", "window"), "the loss window is str, not a list of numbers"),
+    (set_field(["0.001", 0.001], "scheduler", "base_lrs"), "the LR schedule's base_lrs holds '0.001'"),
+    (set_field(7, "scheduler", "last_epoch"), "last_epoch is 7, not the step 8"),
+    (set_field([99], "schedule", "trainable"), "a trainable unit is 99, outside 0..3"),
+    (set_field("fast", "optimizer", "param_groups"), "the optimizer's param_groups is not a non-empty list"),
+    (lambda body: body.pop("config") and None, "records no configuration"),
+    (lambda body: body["config"].update(lr=0.5), "its configuration does not match its fingerprint"),
+])
+def test_a_tampered_checkpoint_is_refused_and_nothing_changes(stopped, tmp_path, edit, message):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    run_dir = tmp_path / "seed1"
+    shutil.copytree(stopped, run_dir)
+    tamper(run_dir, edit)
+    before = snapshot(run_dir)
+    result = CliRunner().invoke(cli, ["run", "--resume", str(run_dir)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "unexpected" not in lines[0], result.output
+    assert snapshot(run_dir) == before  # the log is not truncated, nothing written
+
+
+@pytest.mark.parametrize("odd", ['{"step": null, "loss": 1}', '{"step": "5", "loss": 1}', '[1, 2]', '{"step": true}'])
+def test_odd_log_lines_are_dropped_on_resume(stopped, tmp_path, odd):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    run_dir = tmp_path / "seed1"
+    shutil.copytree(stopped, run_dir)
+    log = run_dir / "log.jsonl"
+    kept = log.read_text()
+    log.write_text(kept + odd + "\n")
+    result = CliRunner().invoke(cli, ["run", "--resume", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert log.read_text() == kept and (run_dir / "results.json").is_file()
+
+
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
+    """RLIMIT_FSIZE in a child process: the write fails with one line, the previous checkpoint is intact."""
+    import subprocess
+    import sys
+
+    checkpoint.save(tmp_path, config={"k": 1}, step=4, weights={"w": torch.zeros(4)}, optimizer={}, scheduler={},
+                    schedule={}, window=[])
+    before = (tmp_path / "checkpoint.safetensors").read_bytes()
+    code = ("import resource, sys, torch\n"
+            "from unfreeze_core import checkpoint\n"
+            "from unfreeze_core.errors import UnfreezeError\n"
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) + 1000}, {len(before) + 1000}))\n"
+            "try:\n"
+            f"    checkpoint.save({str(tmp_path)!r}, config={{'k': 1}}, step=8, weights={{'w': torch.zeros(100000)}},"
+            " optimizer={}, scheduler={}, schedule={}, window=[])\n"
+            "except UnfreezeError as exc:\n"
+            "    print(exc); sys.exit(exc.exit_code)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.strip() == (f"could not write the checkpoint of step 8 in {tmp_path} (File too large); "
+                                   f"the previous checkpoint (step 4) is intact")
+    assert (tmp_path / "checkpoint.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary file left

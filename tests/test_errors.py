@@ -534,3 +534,28 @@ def test_first_line_of_a_message():
     assert first_line(ValueError(), default="no detail") == "no detail"
     assert first_line("first\nsecond") == "first"
     assert first_line("") == "" and first_line("\n", "none") == "none"
+
+
+# -- faults of the machine are not bugs of unfreeze -------------------------------------------------------------
+
+def test_an_import_that_runs_out_of_memory_says_so(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "runs"
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (600 * 2 ** 20, 600 * 2 ** 20))\n"
+            f"sys.argv = ['unfreeze', 'run', '--model', 'tiny', '--steps', '2', '--output-dir', {str(out)!r}]\n"
+            "from unfreeze_cli.main import cli\n"
+            "cli()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: out of memory (") and "not a bug" in lines[0], proc.stderr
+    assert "please report" not in lines[0] and not out.exists()
+
+
+def test_resume_with_seed_zero_is_refused_like_any_flag(stopped_run):
+    before = snapshot(stopped_run)
+    assert_one_line(invoke(["run", "--resume", stopped_run, "--seed", "0"]), 1, "--seed cannot be given with --resume")
+    assert snapshot(stopped_run) == before

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -143,14 +144,19 @@ def save(run_dir: Path, *, config: dict | None = None, **state) -> Path:
             save_file(tensors, tmp, metadata={META_KEY: json.dumps(body)})
             os.replace(tmp, run_dir / FILE)
         except OSError as exc:
-            raise _write_failed(run_dir, state.get("step"), exc) from None
+            raise _write_failed(run_dir, state.get("step"), exc.strerror or first_line(exc)) from None
+        except Exception as exc:  # safetensors' own error for a failed write ("I/O error: No space left on device")
+            io = re.search(r"I/O error: (.+?)(?: \(os error \d+\))?$", first_line(exc))
+            if not io:
+                raise
+            raise _write_failed(run_dir, state.get("step"), io.group(1)) from None
         finally:
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
     return run_dir / FILE
 
 
-def _write_failed(run_dir: Path, step, exc: OSError) -> CheckpointWriteError:
+def _write_failed(run_dir: Path, step, reason: str) -> CheckpointWriteError:
     """One line: the write that failed, why (the machine's words), and the checkpoint that is still there."""
     try:
         kept = load(run_dir)
@@ -158,7 +164,7 @@ def _write_failed(run_dir: Path, step, exc: OSError) -> CheckpointWriteError:
         kept = None
     before = f"the previous checkpoint (step {kept['step']}) is intact" if kept else "no earlier checkpoint exists"
     return CheckpointWriteError(f"could not write the checkpoint of step {step} in {run_dir} "
-                                f"({exc.strerror or first_line(exc)}); {before}")
+                                f"({reason}); {before}")
 
 
 def exists(run_dir: Path) -> bool:

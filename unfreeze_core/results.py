@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from .errors import UnfreezeError, first_line
+from .rundir import results_files
 
 
 def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
@@ -77,7 +78,7 @@ def load_results(paths, skipped: list[str] | None = None) -> list[dict]:
     is named there (``path: why``) and left out; without it, the first bad one is an UnfreezeError."""
     found = []
     for path in map(Path, paths):
-        files = [path] if path.is_file() else sorted(path.rglob("results.json"))
+        files = [path] if path.is_file() else results_files(path)
         for f in files:
             try:
                 found.append(read_result(f))

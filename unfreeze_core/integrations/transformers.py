@@ -29,8 +29,7 @@ from ..controller import TrainBatches, Unfreezer, set_trainable
 from ..errors import UnfreezeError
 from ..events import UnfreezeRecord
 
-SCHEDULE_FILE = "schedule.json"
-STATE_FILE = "unfreeze_state.json"  # in each checkpoint-N folder, for resume_from_checkpoint
+from ..rundir import CALLBACK_STATE as STATE_FILE, FISHER, SCHEDULE as SCHEDULE_FILE  # noqa: E402
 
 
 class LogitsOf:
@@ -207,7 +206,7 @@ class UnfreezeCallback(TrainerCallback):
         out.mkdir(parents=True, exist_ok=True)
         (out / SCHEDULE_FILE).write_text(json.dumps(self.unfreezer.schedule.events, indent=1) + "\n")
         if self.tracked:
-            (out / "fisher.jsonl").write_text("".join(json.dumps(r) + "\n" for r in self.tracked))
+            (out / FISHER).write_text("".join(json.dumps(r) + "\n" for r in self.tracked))
 
     def _check_optimizer(self, optimizer) -> None:
         held = {id(p) for group in (optimizer.param_groups if optimizer is not None else []) for p in group["params"]}
