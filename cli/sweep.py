@@ -41,6 +41,13 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
 
     console = Console()
     result = sweeps.plan(grid_file, output_dir, _pairs(overrides, "--set"))
+    options = _pairs(launcher_options, "-l")
+    if parallel is not None:
+        options["parallel"] = parallel
+    if address is not None:
+        options["address"] = address
+    name, options = sweeps.launcher_settings(result.grid, launcher, options)
+    chosen = sweeps.make_launcher(name, options)  # the launcher's name and options are checked by a dry run too
     if dry_run:
         cells = sweeps.describe(result)
         if as_json:
@@ -48,13 +55,6 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
         else:
             _print_cells(result, cells, console)
         return
-    options = _pairs(launcher_options, "-l")
-    if parallel is not None:
-        options["parallel"] = parallel
-    if address is not None:
-        options["address"] = address
-    name, options = sweeps.launcher_settings(result.grid, launcher, options)
-    chosen = sweeps.make_launcher(name, options)
     tracker = sweeps.run(result, chosen, console)
     sweeps.table(result, console)
     console.print(f"sweep folder: {result.folder}")

@@ -1,17 +1,36 @@
-"""The Ray launcher on a real local Ray cluster (127.0.0.1, 2 CPUs): a 4-cell world sweep, then a re-run
-after one cell's results were deleted runs only that cell."""
+"""The Ray launcher on a real local Ray cluster bound to loopback only (127.0.0.1, 2 CPUs): a 4-cell world
+sweep, then a re-run after one cell's results were deleted runs only that cell."""
 
 from __future__ import annotations
 
 import faulthandler
+import ipaddress
 import json
+import os
 
 import pytest
 
 from sweep_fixtures import world_grid
 from unfreeze_core import sweep as sweeps
 
+# Ray 2.60 turns a 127.0.0.1 node address into the machine's network address (resolve_ip_for_localhost)
+# unless this is 0; set before Ray starts (its raylet and GCS inherit it) and in the constant Ray read at import.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray")
+ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def listening_addresses() -> set[str]:
+    """The addresses every process of the cluster (the children of this process) listens on."""
+    import psutil
+
+    found = set()
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            found |= {c.laddr.ip for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+        except psutil.Error:
+            pass
+    return found
 
 
 @pytest.fixture
@@ -20,6 +39,10 @@ def local_cluster():
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              configure_logging=False)
     try:
+        assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+        bound = listening_addresses()
+        assert bound and all(ipaddress.ip_address(ip).is_loopback for ip in bound), bound
         yield
     finally:
         ray.shutdown()
@@ -52,7 +75,8 @@ def test_a_world_sweep_runs_on_ray_and_a_rerun_runs_only_the_missing_cell(tmp_pa
     after = {cell: p.stat().st_mtime_ns for cell, p in results.items()}
     assert {c for c in after if after[c] != before.get(c)} == {"selector=topdown/seed2"}
     record = json.loads((folder / "sweep.json").read_text())
-    assert record["counts"] == {"done": 4, "running": 0, "failed": 0, "pending": 0}
+    assert record["counts"] == {"done": 4, "running": 0, "failed": 0, "pending": 0, "interrupted": 0}
+    assert record["state"] == "finished" and all(c["job"] for c in record["cells"])
 
 
 class _Counting:
@@ -64,3 +88,6 @@ class _Counting:
     def launch(self, jobs, report):
         self.launched.extend(j.id for j in jobs)
         self.launcher.launch(jobs, report)
+
+    def __getattr__(self, name):  # active, wait: the launcher's own
+        return getattr(self.launcher, name)

@@ -259,3 +259,154 @@ def test_a_cell_with_two_processes_runs_through_torchrun_with_the_batch_split(tm
     assert (run_dir / "results.json").is_file()
     log = (tmp_path / "runs" / "g" / "logs" / "selector=standard" / "seed1.log").read_text()
     assert log.count("cell ") == 2, "one line per torchrun process"
+
+
+# -- a sweep stays inside --output-dir, alone -------------------------------------------------------------------
+
+def snapshot_tree(root: Path) -> set:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("name", ["../../escape", "ABSOLUTE", "a/../../b", ".."])
+@pytest.mark.parametrize("dry", [True, False])
+def test_a_grid_name_that_leaves_the_output_folder_is_refused(tmp_path, name, dry):
+    work = tmp_path / "work"
+    work.mkdir()
+    name = str(tmp_path / "abs") if name == "ABSOLUTE" else name
+    path = world_grid(work, name="g", seeds=(1,))
+    path.write_text(path.read_text().replace("name: g", f"name: {json.dumps(name)}"))
+    before = snapshot_tree(tmp_path)
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(work / "out" / "deep"),
+                                      *(["--dry-run"] if dry else [])])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "below --output-dir" in lines[0], result.output
+    assert snapshot_tree(tmp_path) == before
+
+
+def test_a_dry_run_checks_the_launchers_name_and_options(tmp_path):
+    path = world_grid(tmp_path, seeds=(1,))
+    unknown = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--launcher", "nowhere"])
+    assert unknown.exit_code == 2 and "unknown launcher 'nowhere'" in unknown.output
+    bad = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--parallel", "0"])
+    assert bad.exit_code == 1 and "parallel must be a positive number" in bad.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_second_sweep_on_the_same_folder_is_refused_naming_the_first(tmp_path):
+    import subprocess
+
+    path = world_grid(tmp_path, seeds=(1,))
+    folder = tmp_path / "runs" / "g"
+    folder.mkdir(parents=True)
+    code = ("import time\nfrom unfreeze_core.rundir import RunDir\n"
+            f"lock = RunDir({str(folder)!r}).lock().acquire()\nprint('held', flush=True)\ntime.sleep(60)\n")
+    first = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "held"
+        before = snapshot_tree(tmp_path)
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and f"{folder} is being written by another process (pid {first.pid} on" in lines[0]
+        assert snapshot_tree(tmp_path) == before  # no cell folder, no sweep.json
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_a_restarted_driver_waits_for_a_cell_an_earlier_driver_left_running(tmp_path):
+    """sweep.json names the cell's job (a live cell process holding its run folder): the new driver waits for
+    it instead of running it a second time, and runs the other cells."""
+    import socket
+    import subprocess
+
+    from unfreeze_core.cell import command, write_config
+
+    path = world_grid(tmp_path, selectors=("standard", "topdown"), seeds=(1,), steps=30)
+    out = tmp_path / "runs"
+    plan = sweeps.plan(path, out)
+    earlier = by_id(plan.cells)["selector=topdown/seed1"]
+    write_config(earlier.run_dir, earlier.settings)
+    orphan = subprocess.Popen(command(earlier.run_dir, threads=1), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    job = f"{socket.gethostname()}:{orphan.pid}"
+    (plan.folder / "sweep.json").write_text(json.dumps({"state": "running", "cells": [
+        {"cell": earlier.id, "state": "running", "job": job, "run_dir": str(earlier.run_dir)}]}))
+    try:
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(out)])
+    finally:
+        orphan.kill() if orphan.poll() is None else None
+    assert result.exit_code == 0, result.output
+    assert orphan.wait() == 0  # it ran to its end, alone
+    record = json.loads((plan.folder / "sweep.json").read_text())
+    cells = {c["cell"]: c for c in record["cells"]}
+    assert record["state"] == "finished" and record["end"] >= record["start"]
+    assert cells[earlier.id]["state"] == "done" and cells[earlier.id]["job"] == job
+    assert not (plan.folder / "logs" / "selector=topdown").exists()  # never launched by this driver
+    steps = [json.loads(line)["step"] for line in (earlier.run_dir / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)), "one writer: every step logged once"
+    assert all(c["start"] and c["end"] >= c["start"] for c in cells.values())
+
+
+def test_a_killed_parallel_driver_leaves_no_cell_running_and_an_interrupted_one_says_so(tmp_path):
+    """kill -9 of a --parallel driver: its cells get SIGTERM (PR_SET_PDEATHSIG), checkpoint and stop; a rerun
+    stopped by SIGINT records 'interrupted' in sweep.json and exits 130 with one line; a third run finishes."""
+    import signal
+    import subprocess
+    import time
+
+    from unfreeze_core.rundir import LOCK
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    path = world_grid(tmp_path, selectors=("standard",), seeds=(1, 2), steps=400)
+    out = tmp_path / "runs"
+    folder = out / "g"
+    runs = [folder / "selector=standard" / f"seed{s}" for s in (1, 2)]
+    args = [sys.executable, "-m", "unfreeze_cli", "sweep", str(path), "--output-dir", str(out), "--parallel", "2"]
+
+    def cell_pids():
+        pids = []
+        for run in runs:
+            try:
+                pids.append(json.loads((run / LOCK).read_text())["pid"])
+            except (OSError, ValueError):
+                pass
+        return pids
+
+    def wait_for(condition, timeout=240):
+        deadline = time.time() + timeout
+        while not condition():
+            assert time.time() < deadline
+            time.sleep(0.2)
+
+    driver = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: all((r / "log.jsonl").is_file() for r in runs))
+    pids = cell_pids()
+    assert len(pids) == 2
+    driver.kill()
+    driver.wait()
+
+    def gone(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(lambda: all(gone(p) for p in pids), 120)  # no orphan keeps writing
+    assert all((r / "checkpoint.safetensors").is_file() for r in runs)
+
+    rerun = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: len(cell_pids()) == 2 and not set(cell_pids()) & set(pids))
+    time.sleep(1)
+    rerun.send_signal(signal.SIGINT)
+    _, stderr = rerun.communicate(timeout=240)
+    assert rerun.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: interrupted by SIGINT: 2 running cell(s) stopped"), stderr
+    record = json.loads((folder / "sweep.json").read_text())
+    assert record["state"] == "interrupted" and record["end"]
+    assert [c["state"] for c in record["cells"]] == ["interrupted", "interrupted"]
+    assert all(c["end"] >= c["start"] and c["job"] for c in record["cells"])
+    assert not cell_pids() and all((r / "checkpoint.safetensors").is_file() for r in runs)

@@ -193,11 +193,16 @@ class Unfreezer:
     # -- DDP -------------------------------------------------------------------------------------------------
     @staticmethod
     def rewrap(model, accelerator):
-        """Wrap a prepared model anew so DDP syncs the units that became trainable (several processes only)."""
+        """Wrap a prepared model anew so DDP syncs the units that became trainable (several processes only).
+
+        The one place unfreeze touches accelerate's private state: accelerate has no public call to forget a
+        prepared model, and ``prepare_model`` appends to ``accelerator._models`` (what ``save_state``,
+        ``free_memory`` and ``clip_grad_norm_`` walk), so without dropping the old wrapper every unfreeze would
+        leave a stale DDP wrapper there. ``unwrap_model`` and ``prepare_model`` are public."""
         if accelerator.num_processes <= 1:
             return model
         inner = accelerator.unwrap_model(model)
-        accelerator._models = [m for m in accelerator._models if m is not model]
+        accelerator._models = [m for m in accelerator._models if m is not model]  # no public API (see above)
         return accelerator.prepare_model(inner)
 
 

@@ -214,7 +214,7 @@ def previous_jobs(folder: Path) -> dict[str, str]:
     try:
         record = json.loads((folder / SWEEP).read_text(encoding="utf-8"))
         return {c["cell"]: c["job"] for c in record["cells"]
-                if c.get("state") in ("pending", "running") and isinstance(c.get("job"), str)}
+                if c.get("state") in ("pending", "running", "interrupted") and isinstance(c.get("job"), str)}
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
 

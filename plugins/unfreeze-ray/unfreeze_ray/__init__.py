@@ -3,6 +3,9 @@
 ``ray.init()`` starts a local cluster; ``-l address=HOST:PORT`` (``unfreeze sweep --address``) joins one
 started with ``ray start``, so the same sweep scales from a laptop to a cluster. If Ray is already
 initialised in this process (a notebook, a test), that cluster is used and left running.
+
+A Ray task dies with the driver that owns it; a restarted driver waits for a cell whose run folder is
+still locked by a live process on this host (a worker that is still stopping), then resumes it.
 A cell with ``processes > 1`` runs its processes through ``torchrun`` inside its task.
 """
 
@@ -64,7 +67,7 @@ class RayLauncher(Launcher):
                 ref = remote.options(num_cpus=job.resources.cpus, num_gpus=job.resources.gpus,
                                      max_retries=0).remote(job, job.resources.cpus)
                 running[ref] = job
-                report(job.id, "running", None)
+                report(job.id, "running", None, job=ref.hex())
             if not running:  # a cell that fits nowhere
                 job = pending.pop(0)
                 report(job.id, "failed", f"the cell asks for {job.resources.cpus} CPUs and {job.resources.gpus} GPUs; "

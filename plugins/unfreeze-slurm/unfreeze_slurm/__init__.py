@@ -9,6 +9,9 @@ Preemption: Slurm sends the job SIGUSR2 (``--signal``, submitit's default) befor
 it. submitit's handler calls ``CellJob.checkpoint``: the cell process gets SIGTERM and is given
 ``grace_s`` seconds; the cell keeps the last checkpoint in its run directory (written every
 ``checkpoint_every`` steps), and the requeued job runs the cell again, which resumes from it.
+
+A driver started again (after Ctrl-C, kill -9 or a lost login) finds each cell's Slurm job id in
+``sweep.json``; a job still pending or running is waited for, not submitted a second time.
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ class CellJob(submitit.helpers.Checkpointable):
         self.child = None
 
     def __call__(self):
-        from unfreeze_core.checkpoint import FILE
         from unfreeze_core.launchers import last_error
+        from unfreeze_core.rundir import CHECKPOINT as FILE
 
         job = self.job
         job.log.parent.mkdir(parents=True, exist_ok=True)
@@ -118,15 +121,36 @@ class SlurmLauncher(Launcher):
         ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
         return ex
 
+    def folder(self, job) -> str:
+        return self.options.folder or str((job.sweep_dir or job.run_dir.parent) / "slurm")
+
+    def active(self, job) -> bool:
+        """The Slurm job an earlier driver submitted (its id in sweep.json) is still pending or running; with
+        ``cluster: local`` the id is the job's process."""
+        import os
+
+        if not job.job_id:
+            return super().active(job)
+        if self.options.cluster == "local":
+            try:
+                os.kill(int(job.job_id), 0)
+            except (ValueError, ProcessLookupError):
+                return super().active(job)
+            except PermissionError:
+                pass
+            return True
+        state = submitit.SlurmJob(self.folder(job), job.job_id).state
+        return state.split()[0] in ACTIVE or super().active(job)
+
     def launch(self, jobs, report):
         if not jobs:
             return
-        folder = self.options.folder or str((jobs[0].sweep_dir or jobs[0].run_dir.parent) / "slurm")
+        folder = self.folder(jobs[0])
         self.submitted = {}
         for job in jobs:
             ex = self.executor(folder, job.resources)
             self.submitted[job.id] = ex.submit(CellJob(job, job.resources.cpus, self.options.grace_s))
-            report(job.id, "pending", None)
+            report(job.id, "pending", None, job=str(self.submitted[job.id].job_id))
         states = {}
         while self.submitted:
             for cell_id, sub in list(self.submitted.items()):
@@ -138,6 +162,11 @@ class SlurmLauncher(Launcher):
                     states[cell_id] = "running"
                     report(cell_id, "running", None)
             time.sleep(self.options.poll_s)
+
+
+ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", "RESIZING", "REQUEUE_HOLD",
+          "REQUEUE_FED", "UNKNOWN")
+"""Slurm job states of a job that may still run the cell (UNKNOWN: not in sacct yet)."""
 
 
 def _one_line(error) -> str:
