@@ -162,8 +162,10 @@ class Local(Launcher):
 
     def active(self, job: Job) -> bool:
         """A cell process of an earlier driver (``host:pid``) is alive, or its run folder is still locked."""
+        from .rundir import process_alive
+
         host, _, pid = (job.job_id or "").rpartition(":")
-        if host == socket.gethostname() and pid.isdigit() and _alive(int(pid)):
+        if host == socket.gethostname() and pid.isdigit() and process_alive(int(pid)):
             return True
         return super().active(job)
 
@@ -239,18 +241,6 @@ def stop_cells(procs: list, signum: int, grace_s: float = GRACE_S) -> None:
             proc.wait()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @hookimpl
 def register_launchers(register):
     register("local", Local)
-
-

@@ -172,13 +172,20 @@ def _boot_ticks(pid: int) -> int | None:
         return None
 
 
-def _alive(pid: int, started: int | None) -> bool:
+def process_alive(pid: int, started: int | None = None) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie does not); ``started``: its start time as the lock
+    recorded it, so a pid reused by a later process does not count."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: alive
         return True
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    except (OSError, IndexError):
+        pass
     now = _boot_ticks(pid)
     return started is None or now is None or now == started
 
@@ -207,7 +214,7 @@ def _stale(record: dict) -> bool:
     if host != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     started = record.get("started")
-    return not _alive(pid, started if isinstance(started, int) else None)
+    return not process_alive(pid, started if isinstance(started, int) else None)
 
 
 def describe(record: dict) -> str:

@@ -127,18 +127,12 @@ class SlurmLauncher(Launcher):
     def active(self, job) -> bool:
         """The Slurm job an earlier driver submitted (its id in sweep.json) is still pending or running; with
         ``cluster: local`` the id is the job's process."""
-        import os
+        from unfreeze_core.rundir import process_alive
 
         if not job.job_id:
             return super().active(job)
         if self.options.cluster == "local":
-            try:
-                os.kill(int(job.job_id), 0)
-            except (ValueError, ProcessLookupError):
-                return super().active(job)
-            except PermissionError:
-                pass
-            return True
+            return (job.job_id.isdigit() and process_alive(int(job.job_id))) or super().active(job)
         state = submitit.SlurmJob(self.folder(job), job.job_id).state
         return state.split()[0] in ACTIVE or super().active(job)
 
