@@ -91,7 +91,7 @@ def test_empty_split_and_missing_file(tmp_path):
 
     datasets.Dataset.from_list(squad_records("el", 2, 0)).select([]).to_parquet(str(tmp_path / "el" / "test.parquet"))
     task = XQuAD(QAOptions(data_dir=str(tmp_path)))
-    with pytest.raises(UnfreezeError, match="el/test: the split is empty"):
+    with pytest.raises(UnfreezeError, match=r"el/test: .*el/test\.parquet has no rows"):
         task.load("el", "test")
     with pytest.raises(UnfreezeError, match="no train data for language 'en'"):
         task.load("en", "train")
@@ -103,5 +103,5 @@ def test_bad_labels_and_questions(tmp_path):
     bad = copa_records("en", 2, 0)
     bad[1]["question"] = "why"
     write_jsonl(tmp_path / "en" / "train.jsonl", bad)
-    with pytest.raises(UnfreezeError, match="question 'why'"):
+    with pytest.raises(UnfreezeError, match="en/train: row 1: question 'why' is not one of cause, effect"):
         XCOPA(TaskOptions(data_dir=str(tmp_path))).train_dataset(byte_tokenizer())
