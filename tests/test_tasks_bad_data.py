@@ -129,7 +129,7 @@ def test_hostile_data_is_one_line_and_leaves_nothing(case, tmp_path):
     out = tmp_path / "runs"
     result = invoke(["run", "--task", "xnli", "--model", "tiny", "--adapter", "lora", "--data-dir", root,
                      "--steps", "1", "--lr", "1e-3", "-o", "train_limit=4", "--output-dir", out])
-    assert_one_line(result, 1, text.format(root=root))
+    assert_one_line(result, 1, text.replace("{root}", str(root)))
     assert not out.exists()
 
 
@@ -153,3 +153,33 @@ def test_a_json_array_file_names_its_item(tmp_path):
     with pytest.raises(Exception, match=r"ar/test: row 2 has label = '2' \(text\), expected an integer 0\.\.2 "
                                         r"\(item 2 of .*test\.json\)"):
         XNLI(TaskOptions(data_dir=str(root))).load("ar", "test")
+
+
+OTHER_TASKS = {
+    "copa: label given as the text '0'": ("xcopa", lambda root: set_row(root / "th" / "test.jsonl", 2, label="0"),
+                                          "th/test: row 2 has label = '0' (text), expected an integer 0..1 "
+                                          "(line 3 of {root}/th/test.jsonl)"),
+    "copa: question 'why'": ("xcopa", lambda root: set_row(root / "zh" / "test.jsonl", 1, question="why"),
+                             "zh/test: row 1: question 'why' is not one of cause, effect"),
+    "qa: a question id given twice": ("mlqa", lambda root: set_row(root / "ar" / "test.jsonl", 3, id="ar-101-0"),
+                                      "ar/test: row 3 has id = 'ar-101-0' again (row 0 has it too): "
+                                      "each id must be unique (line 4 of {root}/ar/test.jsonl)"),
+    "qa: a question without answers": ("mlqa", lambda root: set_row(root / "zh" / "test.jsonl", 2,
+                                                                     answers={"text": [], "answer_start": []}),
+                                       "zh/test: row 2 has answers = {'text': [], 'answer_start': []}, expected"),
+    "qa: an answer offset given as text": ("xquad", lambda root: set_row(root / "en" / "train.jsonl", 5, answers={
+                                               "text": ["cat"], "answer_start": ["0"]}),
+                                           "en/train: row 5 has answers = {'text': ['cat'], 'answer_start': ['0']}"),
+}
+
+
+@pytest.mark.parametrize("case", OTHER_TASKS)
+def test_hostile_data_of_the_other_hub_tasks(case, tmp_path):
+    task, spoil, text = OTHER_TASKS[case]
+    root = write_task(task, tmp_path / "data", train=8, test=6)
+    spoil(root)
+    out = tmp_path / "runs"
+    result = invoke(["run", "--task", task, "--model", "tiny", "--adapter", "lora", "--data-dir", root,
+                     "--steps", "1", "--lr", "1e-3", "--output-dir", out])
+    assert_one_line(result, 1, text.replace("{root}", str(root)))
+    assert not out.exists()

@@ -14,6 +14,7 @@ read as the number 1).
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,24 @@ def answers(name: str, value) -> str | None:
         return None
     return (f" has {name} = {value!r}, expected {{text: [strings], answer_start: [offsets >= 0]}} "
             "of equal length, with at least one answer")
+
+
+def unique(check: Check) -> Check:
+    """``check``, and no value twice in a split (a question id given twice would be scored once). The
+    check is called once per row, in row order; make a new one for each split."""
+    first: dict = {}
+    rows = itertools.count()
+
+    def checked(name, value):
+        row = next(rows)
+        problem = check(name, value)
+        if problem:
+            return problem
+        if value in first:
+            return f" has {name} = {value!r} again (row {first[value]} has it too): each {name} must be unique"
+        first[value] = row
+        return None
+    return checked
 
 
 # -- local files --------------------------------------------------------------------------------------------
