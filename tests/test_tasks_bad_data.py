@@ -183,3 +183,19 @@ def test_hostile_data_of_the_other_hub_tasks(case, tmp_path):
                      "--steps", "1", "--lr", "1e-3", "--output-dir", out])
     assert_one_line(result, 1, text.replace("{root}", str(root)))
     assert not out.exists()
+
+
+def test_a_key_given_twice_and_a_folder_without_test_files(tmp_path):
+    root = write_task("xnli", tmp_path / "data", train=8, test=6)
+    (root / "ar" / "test.jsonl").write_text('{"premise": "a", "hypothesis": "b", "label": 0, "label": 7}\n',
+                                            encoding="utf-8")
+    out = tmp_path / "runs"
+    args = ["run", "--task", "xnli", "--model", "tiny", "--adapter", "lora", "--steps", "1", "--lr", "1e-3",
+            "--output-dir", out, "--data-dir"]
+    assert_one_line(invoke([*args, root]), 1, f"ar/test: line 1 of {root}/ar/test.jsonl is not valid JSON "
+                                                "(key 'label' given twice)")
+    train_only = tmp_path / "train-only"
+    write_jsonl(train_only / "en" / "train.jsonl", xnli_records("en", 8, 0))
+    assert_one_line(invoke([*args, train_only]), 1, f"no language to evaluate in {train_only}: expected "
+                                                    "<lang>/test.jsonl (or .json, .parquet) for each language")
+    assert not out.exists()

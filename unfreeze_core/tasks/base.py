@@ -102,6 +102,9 @@ class SourcedTask(Task):
     def languages(self) -> list[str]:
         folder = self.folder()
         available = sources.local_languages(folder, self.test_split) if folder else list(self.hub_languages)
+        if not available:
+            raise UnfreezeError(f"no language to evaluate in {folder or 'the hub source'}: expected "
+                                f"<lang>/{self.test_split}.jsonl (or .json, .parquet) for each language")
         wanted = self.options.languages or available
         unknown = [lang for lang in wanted if lang not in available]
         if unknown:

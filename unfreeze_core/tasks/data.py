@@ -119,15 +119,24 @@ def _no_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
+def _no_duplicate_keys(pairs):
+    record = {}
+    for key, value in pairs:
+        if key in record:  # Python would keep the last value, pyarrow refuses the row
+            raise ValueError(f"key {key!r} given twice")
+        record[key] = value
+    return record
+
+
 def _parse(raw: bytes, what: str, where: str):
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_duplicate_keys)
     except UnicodeDecodeError as exc:
         raise UnfreezeError(f"{what}: {where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         at = f"column {exc.colno}" if where.startswith("line ") else f"line {exc.lineno}, column {exc.colno}"
         raise UnfreezeError(f"{what}: {where} is not valid JSON ({exc.msg} at {at})") from None
-    except ValueError as exc:  # NaN, Infinity
+    except ValueError as exc:  # NaN, Infinity, a key twice
         raise UnfreezeError(f"{what}: {where} is not valid JSON ({exc})") from None
     except RecursionError:
         raise UnfreezeError(f"{what}: {where} is nested too deeply to be a record") from None
