@@ -199,3 +199,15 @@ def test_a_key_given_twice_and_a_folder_without_test_files(tmp_path):
     assert_one_line(invoke([*args, train_only]), 1, f"no language to evaluate in {train_only}: expected "
                                                     "<lang>/test.jsonl (or .json, .parquet) for each language")
     assert not out.exists()
+
+
+def test_a_csv_file_is_named_as_not_read(tmp_path):
+    root = write_task("xnli", tmp_path / "data", train=8, test=6)
+    train = root / "en" / "train.jsonl"
+    train.rename(train.with_suffix(".csv"))
+    out = tmp_path / "runs"
+    result = invoke(["run", "--task", "xnli", "--model", "tiny", "--adapter", "lora", "--steps", "1", "--lr", "1e-3",
+                     "--output-dir", out, "--data-dir", root])
+    assert_one_line(result, 1, f"no train data for language 'en' in {root} (expected {root}/en/train.jsonl, "
+                               ".json or .parquet; found train.csv, which is not read)")
+    assert not out.exists()

@@ -204,8 +204,10 @@ def load_local(folder: str | Path, lang: str, split: str, columns=(), checks: di
     path = local_file(folder, lang, split)
     what = f"{lang}/{split}"
     if path is None:
+        others = sorted(p.name for p in (Path(folder) / lang).glob(f"{split}.*") if p.is_file())
+        found = f"; found {', '.join(others)}, which is not read" if others else ""
         raise UnfreezeError(f"no {split} data for language {lang!r} in {folder} "
-                            f"(expected {Path(folder) / lang / (split + '.jsonl')})")
+                            f"(expected {Path(folder) / lang / (split + '.jsonl')}, .json or .parquet{found})")
     parquet = path.suffix == ".parquet"
     rows = parquet_rows(path, what) if parquet else check_json(path, what, columns, checks or {})
     if rows == 0:
