@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import datasets
 import pytest
 from task_fixtures import write_jsonl, write_task, xnli_records
 from test_errors import assert_one_line, invoke
@@ -25,8 +26,6 @@ def set_row(path: Path, row: int, **changes) -> None:
 
 
 def to_parquet(path: Path, records: list[dict]) -> None:
-    import datasets
-
     datasets.Dataset.from_list(records).to_parquet(str(path))
 
 
@@ -39,8 +38,6 @@ def malformed_line(root):
 
 def empty_parquet(root):
     (root / "zh" / "test.jsonl").unlink()
-    import datasets
-
     datasets.Dataset.from_list(xnli_records("zh", 2, 0)).select([]).to_parquet(str(root / "zh" / "test.parquet"))
 
 
