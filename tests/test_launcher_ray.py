@@ -42,7 +42,8 @@ def local_cluster():
         assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
         assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
         bound = listening_addresses()
-        assert bound and all(ipaddress.ip_address(ip).is_loopback for ip in bound), bound
+        loopback = [ipaddress.ip_address(ip) for ip in bound]
+        assert bound and all((ip.ipv4_mapped or ip).is_loopback for ip in loopback), bound
         yield
     finally:
         ray.shutdown()

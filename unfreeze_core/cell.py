@@ -53,9 +53,12 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     folder = RunDir(run_dir)
     if not folder.configured():
         raise UnfreezeError(f"{folder} holds no {folder.config.name}: not a sweep cell")
+    from contextlib import nullcontext
+
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, the main process holds the folder
     with signals.handled():
         try:
-            with folder.lock():  # held from the first read: a second writer of this cell is refused
+            with folder.lock() if main else nullcontext():  # from the first read: a second writer is refused
                 quiet_libraries()
                 config, _ = build_config(folder.config, {"threads": threads}, [])
                 state = checkpoint.load(folder.path) if folder.resumable() else None
