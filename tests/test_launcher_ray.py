@@ -43,7 +43,7 @@ def local_cluster():
         assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
         bound = listening_addresses()
         loopback = [ipaddress.ip_address(ip) for ip in bound]
-        assert bound and all((ip.ipv4_mapped or ip).is_loopback for ip in loopback), bound
+        assert bound and all((getattr(ip, "ipv4_mapped", None) or ip).is_loopback for ip in loopback), bound
         yield
     finally:
         ray.shutdown()
