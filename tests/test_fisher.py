@@ -175,7 +175,7 @@ def test_exact_handles_ia3_natively_and_other_modules_by_a_loop(adapter, kind):
 
 def test_exact_takes_the_gram_branch_and_equals_the_loop(monkeypatch):
     """Short sequences against wide layers: ||Σ_t g_t a_tᵀ||² through Gram matrices, checked against the loop."""
-    import unfreeze_core.fisher as fisher
+    import unfreeze_core.fisher.norms as fisher
 
     calls = {"gram": 0, "outer": 0}
     for name in ("gram", "outer"):

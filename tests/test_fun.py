@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import unfreeze_core.training as training  # noqa: E402
+from unfreeze_core.api import FisherEstimator  # noqa: E402
 from unfreeze_core.components import build  # noqa: E402
 from unfreeze_core.config import RunConfig  # noqa: E402
 from unfreeze_core.plugins import get_plugins  # noqa: E402
@@ -104,16 +105,12 @@ def test_fun_rejects_an_unknown_estimator(nli_dir, tmp_path):
 # -- FUN's defaults follow the paper (issue 11, item 3) ------------------------------------------------
 
 
-class Streaming:
+class Streaming(FisherEstimator):
     """Per-example values where unit 1 leads unit 0 by far: sequential stopping would stop at once."""
 
     def stream(self, model, *, units, unit_modules, task, batches, generator=None):
         for _ in batches:
             yield {0: torch.full((4,), 1.0) + torch.rand(4) * 0.01, 1: torch.full((4,), 5.0) + torch.rand(4) * 0.01}
-
-    def estimate(self, model, **kwargs):
-        values = list(self.stream(model, **kwargs))
-        return {u: float(torch.cat([v[u] for v in values]).mean()) for u in (0, 1)}
 
 
 def fun_batches_read(options):
@@ -167,7 +164,7 @@ def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_p
         _, run = train(config, tmp_path / "small", [("selector", "fisher_batches", "5")])
     events = json.loads((run / "schedule.json").read_text())
     scored = [e for e in events if "scores" in e]
-    assert scored and all(e["batches"] == 2 and e["train_examples"] == 16 for e in scored)
+    assert scored and all(e["batches"] == 2 and e["examples"] == e["train_examples"] == 16 for e in scored)
     tracked = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "fisher" in line]
     assert tracked and all(r["batches"] == 2 and r["train_examples"] == 16 for r in tracked)
     warnings = [r.getMessage() for r in caplog.records if "each estimate uses every example once" in r.getMessage()]
@@ -177,4 +174,4 @@ def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_p
 def test_fun_events_record_the_batches_read(nli_dir, tmp_path):
     _, run = train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "fun", [("selector", "fisher_batches", "3")])
     scored = [e for e in json.loads((run / "schedule.json").read_text()) if "scores" in e]
-    assert scored and all(e["batches"] == 3 and "train_examples" not in e for e in scored)
+    assert scored and all(e["batches"] == 3 and e["examples"] == 24 and "train_examples" not in e for e in scored)

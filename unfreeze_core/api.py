@@ -109,13 +109,41 @@ class FisherEstimator(Plugin):
     take gradients with ``torch.autograd.grad``, change no weight); ``batches`` is a list of collated
     training batches (dicts of tensors) already on the model's device, gold labels included (drop them
     with ``unfreeze_core.model_inputs``); ``generator`` is a ``torch.Generator`` on that device, or None
-    (then ``unfreeze_core.sample_labels`` uses torch's global RNG). Returns one float per key of ``units``.
-    Full contract: docs/plugins.md.
+    (then ``unfreeze_core.sample_labels`` uses torch's global RNG). Full contract: docs/plugins.md.
+
+    Implement ``estimate``, or ``stream`` (per-example values; ``estimate`` is then their mean, and
+    FUN's sequential stopping can stop early), or both.
     """
+
+    batches_used: int | None = None
+    """How many of the batches given the last ``estimate`` read; None: all of them. An estimator that may
+    stop early (``unfreeze_core.fisher.StopWhenRanked``) sets it; the controller records the examples
+    those batches hold."""
 
     def estimate(self, model, *, units: dict[int, list[tuple[str, Any]]], unit_modules: dict[int, list[Any]],
                  task: "Task", batches: list[dict], generator=None) -> dict[int, float]:
+        """One float per key of ``units``. Default: the mean of ``stream``'s values over every example."""
+        if not self.streams:
+            raise NotImplementedError(f"{type(self).__name__} implements neither estimate nor stream")
+        totals, count = {u: 0.0 for u in units}, 0
+        for values in self.stream(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
+                                  generator=generator):
+            for u in totals:
+                totals[u] += float(values[u].double().sum())
+            count += next(iter(values.values())).shape[0] if values else 0
+        return {u: t / max(count, 1) for u, t in totals.items()}
+
+    def stream(self, model, *, units: dict[int, list[tuple[str, Any]]], unit_modules: dict[int, list[Any]],
+               task: "Task", batches: list[dict], generator=None) -> Iterator[dict[int, Any]]:
+        """Optional: per batch, {unit: [B] tensor of per-example values} whose mean over all examples is
+        tr(F) (Eq. 1: ||∇ log p(ŷ_i|x_i)||² of the unit's parameters). A streaming estimator lets FUN
+        stop reading batches once its decision is clear (``StopWhenRanked``)."""
         raise NotImplementedError
+
+    @property
+    def streams(self) -> bool:
+        """Whether this estimator implements ``stream``."""
+        return type(self).stream is not FisherEstimator.stream
 
 
 # -- tasks ----------------------------------------------------------------------------------------

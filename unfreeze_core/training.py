@@ -116,7 +116,8 @@ class Trainer:
                                              **loader_options(acc.device))
         self.unfreezer = Unfreezer(parts.selector, prepared.units, k=config.k, seed=self.seed, backend=parts.backend,
                                    task=parts.task, estimator=parts.estimator,
-                                   batches=TrainBatches(prepared.train_data, micro, collate, self.seed, acc.device))
+                                   batches=TrainBatches(prepared.train_data, config.batch_size, collate, self.seed,
+                                                        acc.device, micro=micro))
         self.schedule = self.unfreezer.schedule
         self.trainable_params = prepared.head_params + self.unfreezer.unit_params
         optimizer = torch.optim.AdamW(self.unfreezer.param_groups(prepared.head_params), lr=config.lr,

@@ -160,8 +160,9 @@ class UnfreezeCallback(TrainerCallback):
             raise UnfreezeError("UnfreezeCallback under several processes needs ddp_find_unused_parameters=True "
                                 "(frozen units have no gradient)")
         seed = args.seed if self.seed is None else self.seed
-        batches = TrainBatches(train_dataloader.dataset, args.per_device_train_batch_size, train_dataloader.collate_fn,
-                               seed, args.device) if train_dataloader is not None else None
+        step_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        batches = TrainBatches(train_dataloader.dataset, step_batch, train_dataloader.collate_fn, seed, args.device,
+                               micro=args.per_device_train_batch_size) if train_dataloader is not None else None
         self.unfreezer = Unfreezer(self.selector, self.units, k=self.k, seed=seed, backend=self.backend,
                                    task=self.task, estimator=self.estimator, batches=batches)
         self.unfreezer.check_budget(state.max_steps)

@@ -10,13 +10,16 @@ from unfreeze_core.errors import UnfreezeError
 
 class FUN(Selector):
     """At each SELECT, tr(F) per unit on a model state where every unit is trainable (the trainer's
-    ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches; the
-    frozen unit with the largest score is unfrozen and all scores go into schedule.json.
+    ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches of the
+    optimizer step's size (``--batch-size``, whatever the accumulation and the number of processes); the
+    frozen unit with the largest score is unfrozen and all scores go into schedule.json, with the
+    batches and examples the estimate read.
 
     By default every estimate reads all ``fisher_batches`` batches, as the paper does. Sequential
     stopping is an option: with ``stop_z > 0`` the estimate stops once the best frozen unit leads every
     other frozen unit by ``stop_z`` standard errors of the paired per-example difference, after at least
-    ``min_batches`` (estimators that stream per-example values, e.g. ``exact``).
+    ``min_batches`` (estimators that stream per-example values, e.g. ``exact``; the batches counted are
+    the ones the estimator is handed: step batches cut into one process's micro-batches).
 
     ``top_first`` reproduces the released code: the top unit is unfrozen at step 0 without an
     estimate, and FUN decides from step k on. With one frozen unit left there is nothing to decide,
