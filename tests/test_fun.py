@@ -175,3 +175,47 @@ def test_fun_events_record_the_batches_read(nli_dir, tmp_path):
     _, run = train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "fun", [("selector", "fisher_batches", "3")])
     scored = [e for e in json.loads((run / "schedule.json").read_text()) if "scores" in e]
     assert scored and all(e["batches"] == 3 and e["examples"] == 24 and "train_examples" not in e for e in scored)
+
+
+# -- FUN scores the live model (issue 17, item 6) ---------------------------------------------------------
+
+
+def test_fun_scores_the_live_model_at_each_select(nli_dir, tmp_path):
+    """Each decision's recorded scores equal Eq. 1 computed independently (no controller, no fisher_scores) on
+    the weights the model had at that step; the weights move between decisions, so scoring a stale copy
+    (of step 0 or of any earlier decision) cannot pass."""
+    import copy
+
+    from accelerate import Accelerator
+    from unfreeze_fisher import Exact
+
+    from unfreeze_core.fisher import estimation_mode
+
+    config = config_for(nli_dir, tmp_path, selector="fisher")
+    plugins = get_plugins()
+    parts = build(config, plugins, [("selector", "fisher_batches", "2")])
+    snapshots = {}
+
+    def progress(done, *rest):  # after `done` updates: the weights SELECT at step `done` must score
+        if done % config.k == 0:
+            snapshots[done] = copy.deepcopy(trainer.inner_model)
+
+    trainer = training.Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=tmp_path / "fun",
+                               hook=plugins.hook, progress=progress)
+    trainer.run()
+    events = {e["step"]: e for e in json.loads((tmp_path / "fun" / "schedule.json").read_text()) if "scores" in e}
+    assert sorted(events) == [0, 2, 4]
+
+    def eq1(model, step):
+        units = parts.backend.units(model)
+        data = list(trainer.unfreezer.batches(2, step))
+        with estimation_mode(model, units), torch.enable_grad():
+            return Exact().estimate(model, units=units, unit_modules=parts.backend.unit_modules(model),
+                                    task=parts.task, batches=data,
+                                    generator=torch.Generator().manual_seed(0 * 7_919 + step))  # ŷ: seed·7919 + step
+
+    for step in (2, 4):
+        recorded = {int(u): s for u, s in events[step]["scores"].items()}
+        assert recorded == pytest.approx(eq1(snapshots[step], step), rel=1e-5), step
+    live, stale = eq1(snapshots[4], 4), eq1(snapshots[2], 4)
+    assert any(abs(live[u] - stale[u]) > 1e-3 * live[u] for u in live), "the weights did not move between SELECTs"
