@@ -219,3 +219,66 @@ def test_fun_scores_the_live_model_at_each_select(nli_dir, tmp_path):
         assert recorded == pytest.approx(eq1(snapshots[step], step), rel=1e-5), step
     live, stale = eq1(snapshots[4], 4), eq1(snapshots[2], 4)
     assert any(abs(live[u] - stale[u]) > 1e-3 * live[u] for u in live), "the weights did not move between SELECTs"
+
+
+# -- FUN's estimate at the paper's size: batches of the optimizer step (issue 17, item 4) ------------------
+
+
+def test_accumulation_reads_the_same_examples_and_decides_alike(nli_dir, tmp_path, monkeypatch):
+    """--batch-size 8 as one batch or as 4 accumulated micro-batches of 2: FUN's estimate reads 2 batches of 8
+    examples either way (handed to the estimator as 2 or 8 micro-batches) and, on the same (initial) model,
+    gives the same scores and the same decision."""
+    from unfreeze_fisher import Exact
+
+    seen = []
+    original = Exact.stream
+
+    def spy(self, model, *, batches, **kwargs):
+        seen[-1].append([len(b["input_ids"]) for b in batches])
+        return original(self, model, batches=batches, **kwargs)
+
+    monkeypatch.setattr(Exact, "stream", spy)
+    events = {}
+    for accum in (1, 4):
+        seen.append([])
+        _, run = train(config_for(nli_dir, tmp_path, selector="fisher", grad_accum=accum), tmp_path / f"accum{accum}")
+        events[accum] = json.loads((run / "schedule.json").read_text())
+    assert seen[0][0] == [8, 8] and seen[1][0] == [2] * 8
+    one, four = events[1][0], events[4][0]  # step 0: both runs score the same initial weights
+    assert one["step"] == four["step"] == 0
+    assert one["examples"] == four["examples"] == 16 and one["batches"] == four["batches"] == 2
+    assert one["units"] == four["units"]
+    assert {u: s for u, s in four["scores"].items()} == pytest.approx(one["scores"], rel=1e-5)
+    assert all(e["examples"] == 16 for runs in events.values() for e in runs if "scores" in e)
+
+
+def fun_in_processes(nli_dir, out, processes: int) -> dict:
+    """tests/ddp_worker.py --fun on ``processes`` CPU processes (torchrun, gloo, 127.0.0.1); rank 0's record."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = [str(Path(__file__).with_name("ddp_worker.py")), str(nli_dir), str(out), "--fun"]
+    if processes == 1:
+        cmd = [sys.executable, *worker]
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+               "--master_addr", "127.0.0.1", "--master_port", str(port), *worker]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "rank0.json").read_text())
+
+
+def test_two_processes_read_the_same_examples_and_decide_alike(nli_dir, tmp_path):
+    """--batch-size 8 on one process or split 4 + 4 over two: each FUN estimate reads 2 batches of 8 examples
+    (on the main process), and on the same initial model the first decision and its scores are the same."""
+    one = fun_in_processes(nli_dir, tmp_path / "one", 1)["events"]
+    two = fun_in_processes(nli_dir, tmp_path / "two", 2)["events"]
+    assert one[0]["step"] == two[0]["step"] == 0
+    assert one[0]["examples"] == two[0]["examples"] == 16 and one[0]["units"] == two[0]["units"]
+    assert two[0]["scores"] == pytest.approx(one[0]["scores"], rel=1e-5)
+    assert all(e["examples"] == 16 for e in one + two if "scores" in e)
