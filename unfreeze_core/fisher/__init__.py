@@ -4,9 +4,10 @@
   (``log_probs``); ``model_inputs`` drops gold labels from a batch.
 - ``modes``    running an estimator without disturbing training (``fisher_scores``: on a deep copy,
   or in place with ``estimation_mode`` saving and restoring the model).
-- ``capture``  the per-example norm engine: ``PerExampleSquaredNorms`` (hooks; nn.Linear, and
-  ``adapters``' LoRA and (IA)³ rewritten as Linear-like uses) and ``per_example_sq_norms``, with
-  ``norms`` (the Gram and outer routes) and ``loop`` (the exact one-example-at-a-time fallback).
+- ``capture``  the per-example norm engine: ``PerExampleSquaredNorms`` (forward hooks) and
+  ``per_example_sq_norms``, with ``layers`` (one rewriting per layer kind: nn.Linear, and ``adapters``'
+  LoRA and (IA)³ as Linear-like uses), ``norms`` (the Gram and outer routes) and ``loop`` (the exact
+  one-example-at-a-time fallback).
 - ``stopping`` sequential stopping for FUN's decision (``StopWhenRanked``).
 
 What an estimator is (``estimate``, ``stream``, ``batches_used``) is declared by

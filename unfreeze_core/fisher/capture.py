@@ -39,37 +39,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from . import layers
 from .labels import log_probs
 from .loop import loop_sq_norms
 from .norms import bias_sq_norms, by_example, linear_sq_norms
-
-
-class _LinearUse:
-    """A weight used as ``out = inp @ weight.T (+ bias)`` (or a bias-like vector when ``weight`` is None:
-    ``out`` = the vector repeated per row); one (inp, out) pair per call in the forward."""
-
-    __slots__ = ("weight", "bias", "inputs", "outputs")
-
-    def __init__(self, weight, bias):
-        self.weight, self.bias = weight, bias
-        self.inputs, self.outputs = [], []
-
-    def add(self, inp, out):
-        if out.requires_grad:
-            self.inputs.append(None if inp is None else inp.detach())
-            self.outputs.append(out)
-
-    def clear(self):
-        self.inputs, self.outputs = [], []
-
-
-def _adapters_classes():
-    """``adapters``' LoRA and (IA)³ module classes (None where this version lacks one)."""
-    try:
-        from adapters.methods import lora
-    except ImportError:  # pragma: no cover - adapters is a dependency of every backend here
-        return None, None
-    return getattr(lora, "LoRA", None), getattr(lora, "IA3", None)
 
 
 class PerExampleSquaredNorms:
@@ -103,7 +76,7 @@ class PerExampleSquaredNorms:
     def __init__(self, unit_modules: dict[int, list], fallback: bool = False):
         self.unit_modules = unit_modules
         self.allow_fallback = fallback
-        self.uses: dict[int, list[_LinearUse]] = {}
+        self.uses: dict[int, list[layers.LinearUse]] = {}
         self.fallback: dict[int, list] = {}
         self.handles = []
         self.active = True
@@ -116,28 +89,13 @@ class PerExampleSquaredNorms:
         return self
 
     def _visit(self, unit, module):
-        import torch.nn as nn
-
-        lora_cls, ia3_cls = _adapters_classes()
-        uses = self.uses[unit]
-        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
-        if type(module) is nn.Linear:
-            if own:
-                use = _LinearUse(module.weight if module.weight.requires_grad else None,
-                                 module.bias if module.bias is not None and module.bias.requires_grad else None)
-                uses.append(use)
-                self.handles.append(module.register_forward_hook(self._linear_hook(use)))
-            return
-        if lora_cls is not None and type(module) is lora_cls and not getattr(module, "use_dora", False):
-            a_use = _LinearUse(module.lora_A if module.lora_A.requires_grad else None, None)
-            b_use = _LinearUse(module.lora_B if module.lora_B.requires_grad else None, None)
-            uses += [a_use, b_use]
-            self.handles.append(module.register_forward_hook(self._lora_hook(a_use, b_use), with_kwargs=True))
-        elif ia3_cls is not None and type(module) is ia3_cls and not getattr(module, "use_dora", False):
-            b_use = _LinearUse(None, module.lora_B if module.lora_B.requires_grad else None)
-            uses.append(b_use)
-            self.handles.append(module.register_forward_hook(self._ia3_hook(b_use), with_kwargs=True))
-        elif own:
+        rewrite = layers.rewriting(module)
+        if rewrite is not None:
+            if any(p.requires_grad for p in module.parameters(recurse=False)):
+                uses, hook = rewrite(module, lambda: self.active)
+                self.uses[unit] += uses
+                self.handles.append(module.register_forward_hook(hook, with_kwargs=rewrite is not layers.linear))
+        elif any(p.requires_grad for p in module.parameters(recurse=False)):
             if not self.allow_fallback:
                 raise NotImplementedError(
                     f"per-example gradient norms: unsupported trainable module {type(module).__name__}"
@@ -163,52 +121,6 @@ class PerExampleSquaredNorms:
             yield self
         finally:
             self.active = True
-
-    def _linear_hook(self, use):
-        def hook(module, args, output):
-            if self.active:
-                use.add(args[0], output)
-        return hook
-
-    @staticmethod
-    def _lora_inputs(args, kwargs):
-        names = ("hidden_states", "layer_input")
-        values = dict(zip(names, args), **{k: v for k, v in kwargs.items() if k in names})
-        return values.get("hidden_states"), values["layer_input"]
-
-    def _lora_hook(self, a_use, b_use):
-        import torch
-        import torch.nn as nn
-
-        def hook(module, args, kwargs, output):
-            if not self.active or not torch.is_grad_enabled():
-                return None
-            hidden, layer_input = self._lora_inputs(args, kwargs)
-            x = layer_input if hidden is None else hidden
-            dropout = module.lora_dropout
-            if isinstance(dropout, nn.Dropout) and dropout.training and dropout.p > 0:
-                raise RuntimeError("per-example norms need LoRA dropout off: estimate in eval mode")
-            u = x @ torch.t(module.lora_A)
-            v = u @ torch.t(module.lora_B)
-            a_use.add(x, u)
-            b_use.add(u, v)
-            _, gate = output
-            return (v * gate if module.use_gating else v * module.scaling), gate
-        return hook
-
-    def _ia3_hook(self, b_use):
-        import torch
-
-        def hook(module, args, kwargs, output):
-            if not self.active or not torch.is_grad_enabled():
-                return None
-            hidden, layer_input = self._lora_inputs(args, kwargs)
-            v = module.lora_B.view(1, 1, -1).repeat(layer_input.shape[0], 1, 1)  # one row per example
-            b_use.add(None, v)
-            out = v if hidden is None else hidden * v
-            _, gate = output
-            return (out * gate if module.use_gating else out * module.scaling), gate
-        return hook
 
     def compute(self, objective, num_examples: int) -> dict:
         """Backpropagate ``objective`` (Σ_i log p(ŷ_i|x_i)) once; per unit, the [num_examples] squared norms
