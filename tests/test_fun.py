@@ -155,6 +155,12 @@ def test_train_batches_never_feed_an_example_twice():
 
     with pytest.raises(UnfreezeError, match="map-style"):
         next(TrainBatches(iter(data), 8, None, seed=1)(2, step=0))
+    # step batches of 8 handed on in micro-batches of 3: the same examples in the same order
+    micro = TrainBatches(data, 8, lambda rows: {"idx": torch.tensor([r["idx"] for r in rows])}, seed=1, micro=3)
+    chunks = [b["idx"].tolist() for b in micro(5, step=0)]
+    assert [len(c) for c in chunks] == micro.sizes(5) == [3, 3, 2, 3, 3, 2, 3, 1]
+    assert [i for c in chunks for i in c] == [i for b in whole for i in b]
+    assert micro.sizes(2) == [3, 3, 2, 3, 3, 2] and micro.available() == 3
 
 
 def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_path, caplog):
