@@ -7,10 +7,10 @@ the state that its polarity implies ("Anna eats the bread . Anna is full ." / "A
 Anna is hungry ."). MLM can only predict the state word from the earlier sentence's negation, in every
 language. The NLI data is the shipped world's (version 2). Nothing in the shipped world changes.
 
-    python bench/world_corpus_variant.py --out /tmp/world-consequences --threads 2
+    python studies/world_corpus_variant.py --out /tmp/world-consequences --threads 2
     unfreeze run --model /tmp/world-consequences/model -o lang_adapters=/tmp/world-consequences/adapters \\
         --data-dir /tmp/world-consequences/data/nli --steps 1800 --k 150 --seed 100 --threads 1
-    python bench/world_nli_phenomena.py runs/nli-madx-standard --out consequences_phenomena.json
+    python studies/world_nli_phenomena.py runs/nli-madx-standard --out consequences_phenomena.json
 
 The check, fixed before the variant was built: `standard`, 1,800 steps, k 150, seeds 100, 1 and 2. The
 hypothesis is supported if the negated-premise items' mean accuracy over the targets beats the shipped

@@ -9,8 +9,8 @@ latent examples the test set was rendered from (same seed, same order):
 - ``negated``: negated premise (monotonicity reversed: more specific -> entailment), not an exchange;
 - ``exchange``: agent and object exchanged (the same words in another order; neutral).
 
-    python bench/world_nli_phenomena.py runs/findings-v2/nli --out docs/findings/v2/nli_phenomena.json
-    python bench/world_nli_phenomena.py --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
+    python studies/world_nli_phenomena.py runs/findings-v2/nli --out docs/findings/v2/nli_phenomena.json
+    python studies/world_nli_phenomena.py --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
 
 Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
 """

@@ -6,8 +6,8 @@ MAD-X language adapter active, no task adapter), on the world NLI pairs:
 - task: a linear probe (logistic regression on mean-pooled features of the premise/hypothesis pair) trained
   on English and tested on English and zero-shot on the targets, per layer — where the task is readable.
 
-    python bench/world_layers.py --train 3000 --threads 1 --out docs/findings/v2/world_layers.json
-    python bench/world_layers.py --train 3000 --threads 1 --pool cls --out docs/findings/v2/world_layers_cls.json
+    python studies/world_layers.py --train 3000 --threads 1 --out docs/findings/v2/world_layers.json
+    python studies/world_layers.py --train 3000 --threads 1 --pool cls --out docs/findings/v2/world_layers_cls.json
 """
 
 from __future__ import annotations
