@@ -42,7 +42,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     from rich.console import Console
 
     from .components import build
-    from .config import build_config
+    from .grid import build_config
     from .plugins import get_plugins
     from .runner import close, make_accelerator, preflight, quiet_libraries, run_seed, set_threads
 
@@ -53,6 +53,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     config, _ = build_config(run_dir / "config.yaml", {"threads": threads}, [])
     set_threads(config)
     parts = build(config, get_plugins())
+    config = parts.config
     preflight(config, parts, folder=run_dir)
     accelerator = make_accelerator(config, run_dir)
     resume = (run_dir / CHECKPOINT).is_file()
