@@ -88,9 +88,9 @@ def route_options(config: RunConfig, classes: dict[str, type], pairs: list[tuple
 
 def _typed(cls: type, raw: dict, owner: str):
     """The plugin's Options built from ``raw`` (one line naming the bad key) and the given keys with their
-    declared types (``'200'`` -> 200)."""
+    declared types (``'200'`` -> 200), in declaration order (the same setting is the same YAML)."""
     options = parse_options(cls.Options, raw, owner)
-    return options, {key: plain(getattr(options, key)) for key in raw}
+    return options, {f.name: plain(getattr(options, f.name)) for f in fields(cls.Options) if f.name in raw}
 
 
 def resolve(config: RunConfig, plugins: Plugins | None = None, option_pairs=()) -> RunConfig:

@@ -125,7 +125,7 @@ def _check_key(key: str, where) -> None:
         if kind not in PLUGIN_KINDS or not name:
             raise UnfreezeError(f"{where}: {key!r}: a plugin option is written kind.key with kind in "
                                 f"{', '.join(PLUGIN_KINDS)}")
-    elif key not in RunConfig.__dataclass_fields__ and key != "options":
+    elif (key not in RunConfig.__dataclass_fields__ or key == "given") and key != "options":
         raise UnfreezeError(f"{where}: unknown setting {key!r}")
 
 
