@@ -282,8 +282,13 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
         run_dir.mkdir(parents=True, exist_ok=claimed)
         (run_dir / "config.yaml").write_text(config_yaml(config, seed, split))
         (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
-    plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
-    trackers = Trackers(accelerator, config, seed, run_dir) if config.report_to else None
+    try:  # a run refused by a plugin, or whose tracker cannot start, leaves nothing behind
+        plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
+        trackers = Trackers(accelerator, config, seed, run_dir) if config.report_to else None
+    except BaseException:
+        if accelerator.is_main_process and not resume:
+            remove_unstarted(run_dir)
+        raise
     if trackers:
         plugins.register(trackers, name="unfreeze-trackers")
     progress = make_progress(console) if accelerator.is_main_process else None
