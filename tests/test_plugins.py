@@ -179,8 +179,23 @@ class Failing:
             raise RuntimeError("cannot reach the dashboard")
 
     @hookimpl
+    def on_evaluate(self, lang, scores):
+        if self.hook == "on_evaluate":
+            raise RuntimeError("cannot store the scores")
+
+    @hookimpl
     def register_selectors(self, register):
         register("boom", Boom)
+
+    @hookimpl
+    def register_adapter_backends(self, register):
+        from unfreeze_madx import MadX
+
+        class BadSave(MadX):
+            def save(self, model, directory):
+                raise RuntimeError("adapter could not be written")
+
+        register("bad-save", BadSave)
 
 
 class Boom(Selector):
@@ -202,7 +217,9 @@ def run_tiny(nli_dir, out, *extra):
 @pytest.mark.parametrize("hook,selector,where", [
     ("on_run_start", "standard", "Failing.on_run_start: RuntimeError: no licence for this run"),
     ("on_loss", "standard", "Failing.on_loss: RuntimeError: cannot reach the dashboard"),
+    ("on_evaluate", "standard", "Failing.on_evaluate: RuntimeError: cannot store the scores"),
     (None, "boom", "Boom.select: RuntimeError: selector exploded"),
+    ("save", "standard", "BadSave.save: RuntimeError: adapter could not be written"),
 ])
 def test_an_exception_in_a_plugin_names_the_plugin_and_the_hook(hook, selector, where, nli_dir, tmp_path):
     from unfreeze_core.plugins import get_plugins
@@ -210,7 +227,8 @@ def test_an_exception_in_a_plugin_names_the_plugin_and_the_hook(hook, selector, 
     plugins = get_plugins()
     plugins.register(Failing(hook), name="failing-plugin")
     try:
-        result = run_tiny(nli_dir, tmp_path / "runs", "--selector", selector)
+        result = run_tiny(nli_dir, tmp_path / "runs", "--selector", selector,
+                          *(["--adapter", "bad-save"] if hook == "save" else []))
     finally:
         plugins.unregister("failing-plugin")
     assert result.exit_code == 1 and "Traceback" not in result.output

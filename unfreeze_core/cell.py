@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the traceback goes to the cell's log; the last line is what the sweep records
         traceback.print_exc()
-        print(f"Error: {type(exc).__name__}: {first_line(exc, '')}", file=sys.stderr)
+        from .plugins import blame
+
+        print(f"Error: {blame(exc) or type(exc).__name__ + ': ' + first_line(exc, '')}", file=sys.stderr)
         return 1
     return 0
 

@@ -217,7 +217,7 @@ def blame(exc: BaseException, plugins: "Plugins | None" = None) -> str | None:
                 culprit = name, getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
     if culprit is None:
         return None
-    name, where = culprit
+    name, where = culprit[0], culprit[1].rsplit("<locals>.", 1)[-1]  # a class made in a function: its own name
     return f"plugin {name!r} failed in {where}: {type(exc).__name__}: {first_line(exc, '')}".rstrip(": ")
 
 
