@@ -67,6 +67,16 @@ def test_ten_thousand_cells_resolve_in_seconds(tmp_path):
     assert len(found) == 10_000 and time.perf_counter() - start < 60  # about 3 s on 2 busy cores
 
 
+def test_a_dry_run_of_ten_thousand_seeds_prints_in_seconds(tmp_path):
+    """The hostile case: one point, 10,000 seeds (the landed code printed nothing in 300 s)."""
+    path = write(tmp_path / "seeds.yaml", {"name": "seeds", "steps": 10, "seeds": list(range(1, 10_001)),
+                                           "axes": {"selector": ["topdown"]}})
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--output-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "selector=topdown/seed10000" in result.output and time.perf_counter() - start < 90
+
+
 def test_presets_are_package_data_and_found_from_any_folder(tmp_path, monkeypatch):
     from unfreeze_core.presets import locate, paper_folder, preset_for
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,7 @@ class RunConfig:
         for seed in self.seeds:
             if not 0 <= seed <= MAX_SEED:
                 bad(f"seed {seed} is outside 0..2**32-1 (the range numpy and torch accept)")
-        twice = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        twice = sorted(s for s, n in Counter(self.seeds).items() if n > 1)  # linear: a grid may hold 10,000 seeds
         if twice:
             bad(f"seed {twice[0]} is given twice: each seed is one run")
         if self.weight_decay < 0 or self.max_grad_norm < 0:
