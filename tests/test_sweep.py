@@ -14,7 +14,7 @@ from sweep_fixtures import world_grid
 from unfreeze_cli.main import cli
 from unfreeze_core import grid as grids
 from unfreeze_core import sweep as sweeps
-from unfreeze_core.config import build_config
+from unfreeze_core.grid import build_config
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.hookspecs import hookimpl
 from unfreeze_core.launchers import Launcher
@@ -108,8 +108,12 @@ def test_table1_presets_hold_table3(task, model, tmp_path):
 
 def test_every_preset_resolves_and_counts_its_cells(tmp_path):
     counts = {}
-    for path in sorted((ROOT / "configs").rglob("*.yaml")):
-        counts[path.relative_to(ROOT / "configs").as_posix()] = len(grids.cells(grids.load_grid(path), tmp_path))
+    from unfreeze_core.presets import paper_folder
+
+    files = {f"paper/{p.relative_to(paper_folder()).as_posix()}": p for p in paper_folder().rglob("*.yaml")}
+    files.update({f"world/{p.name}": p for p in (ROOT / "configs" / "world").glob("*.yaml")})
+    for name, path in sorted(files.items()):
+        counts[name] = len(grids.cells(grids.load_grid(path), tmp_path))
     assert counts["paper/lora/xnli-mbert.yaml"] == 3 * 4 and counts["paper/mdeberta/xcopa.yaml"] == 2 * 4
     assert counts["paper/lowdata/xquad-xlmr.yaml"] == 3 * 3 * 4
     assert counts["world/nli.yaml"] == 4 * 4
