@@ -24,11 +24,11 @@ def main():
         Trainer.rewrap = lambda self: None
     fun = "--fun" in sys.argv
     config = RunConfig(task="nli", model="tiny", adapter="madx", selector="fisher" if fun else "random", k=3,
-                       steps=24, batch_size=8, lr=1e-2, output_dir=str(out_dir), log_every=4)
+                       steps=24, batch_size=8, lr=1e-2, output_dir=str(out_dir), log_every=4, fisher_batches=2)
     config.options["task"] = {"data_dir": data_dir, "languages": ["en"], "eval_limit": 8}
     config.options["adapter"] = {"lang_adapters": "fresh"}
     plugins = get_plugins()
-    parts = build(config, plugins, [("selector", "fisher_batches", "2")] if fun else [])
+    parts = build(config, plugins)
     accelerator = Accelerator(cpu=True)
     trainer = Trainer(config, parts, accelerator, seed=3, run_dir=out_dir / "run", hook=plugins.hook)
     trainer.run()

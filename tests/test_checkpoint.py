@@ -75,7 +75,7 @@ def test_cli_resume_of_an_unfinished_run_ends_bit_identical(nli_dir, tmp_path, m
 
     def run(out):
         args = ["run", "--config", str(settings), "--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir",
-                str(nli_dir), "--selector", "fisher", "-o", "selector.fisher_batches=2", "--k", "2", "--steps", "10",
+                str(nli_dir), "--selector", "fisher", "--fisher-batches", "2", "--k", "2", "--steps", "10",
                 "--checkpoint-every", "4", "--fisher-every", "3", "--output-dir", str(out)]
         return CliRunner().invoke(cli, args), out / "nli-madx-fisher-exact" / "seed1"
 

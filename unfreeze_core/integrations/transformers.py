@@ -164,7 +164,8 @@ class UnfreezeCallback(TrainerCallback):
         batches = TrainBatches(train_dataloader.dataset, step_batch, train_dataloader.collate_fn, seed, args.device,
                                micro=args.per_device_train_batch_size) if train_dataloader is not None else None
         self.unfreezer = Unfreezer(self.selector, self.units, k=self.k, seed=seed, backend=self.backend,
-                                   task=self.task, estimator=self.estimator, batches=batches)
+                                   task=self.task, estimator=self.estimator, batches=batches,
+                                   fisher_batches=self.fisher_batches)
         self.unfreezer.check_budget(state.max_steps)
         self.tracked = []
         if state.global_step:
