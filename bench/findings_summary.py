@@ -82,7 +82,7 @@ def kendall_tau(order: list[int], reference: list[int]) -> float:
 
 def load(grid: dict, out: Path) -> dict[str, list[dict]]:
     """study -> cells with their config, results and run (plots.Run) where finished."""
-    from unfreeze_core.plots import read_run
+    from unfreeze_report.plots import read_run
 
     studies: dict[str, list[dict]] = {}
     for study, name, config in expand(grid):
@@ -354,7 +354,7 @@ def fig_one_unit(info: dict, path: Path) -> None:
 
 
 def fig_fisher(cells: list[dict], path: Path) -> None:
-    from unfreeze_core.plots import plot_fisher
+    from unfreeze_report.plots import plot_fisher
 
     runs = [c["run"] for c in cells if "results" in c and c["run"].fisher]
     if runs:
