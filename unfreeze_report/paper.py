@@ -56,7 +56,7 @@ def build(rows: list[dict]) -> dict:
             for key, _ in MEASURES:
                 means = [line["cells"][(task, key)]["mean"] for line in lines]
                 known = [m for m in means if m is not None]
-                if len(known) > 1:
+                if len(set(known)) > 1:  # a column where all are equal has no best
                     for line, mean in zip(lines, means):
                         line["cells"][(task, key)]["best"] = mean == max(known)
         out_blocks.append({"model": block[0], "adapter": block[1], "lines": lines})
