@@ -18,7 +18,8 @@ FORMATS = ("table", "json", "markdown", "csv", "latex")
                    "(tasks as column groups: train language, avg without it, lowest; models x selectors as "
                    "rows; best in bold; a dagger where a paired t-test over seeds against standard gives p < 0.05).")
 @click.option("--out", "out_file", type=click.Path(),
-              help="Write the table to this file (whole or not at all) instead of printing it.")
+              help="Write the table to this file (whole or not at all) instead of printing it; the table format "
+                   "is then written as Markdown.")
 def report(paths, fmt, layout, out_file):
     """Aggregate results.json files under PATHS (default: runs/).
 

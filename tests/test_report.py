@@ -268,6 +268,8 @@ def nested(depth):
     '"scores": {"en": Infinity, "de": 0.5}}',
     '{"task": "nli", "adapter": "madx", "selector": "standard", "seed": 1, "metric": "accuracy", '
     '"scores": {"en": 0.7, "de": 0.5}, "avg_xling": -Infinity}',
+    '{"task": "nli", "adapter": "madx", "selector": "standard", "seed": 1, "metric": "accuracy", '
+    '"scores": {"en": 1e308, "de": 0.5}}',
     '{"task": "nli", "adapter": "madx", "selector": "standard", "seed": 1e308, "metric": "accuracy", '
     '"scores": {"en": 0.7}}',
     '{"task": "nli", "adapter": "madx", "selector": "standard", "seed": 1, "metric": "accuracy", '

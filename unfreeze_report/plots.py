@@ -24,7 +24,6 @@ _RUN_NAME = re.compile(r"^(?P<task>[^-]+)-(?P<adapter>.+)-(?P<selector>[^-]+)$")
 _SEED = re.compile(r"^seed(\d+)$")
 MAX_STEP = 10**12
 MAX_UNITS = 10_000
-MAX_VALUE = 1e100
 """Beyond these a log or schedule is not a run's (1e308 steps, 10**9 units): the folder is skipped."""
 INSTALL = "unfreeze plot needs matplotlib: pip install 'unfreeze[plot]'"
 
@@ -102,8 +101,8 @@ def _step(value) -> int:
 
 
 def _value(value, what: str) -> float:
-    if not finite(value) or abs(value) > MAX_VALUE:
-        raise ValueError(f"{what} {value!r} is not a finite number")
+    if not finite(value):
+        raise ValueError(f"{what} {value!r} is not a finite number (at most 1e100)")
     return float(value)
 
 

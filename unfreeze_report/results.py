@@ -28,8 +28,14 @@ UNREADABLE = (UnfreezeError, OSError, UnicodeDecodeError, ValueError, TypeError,
 """What a folder's content can raise while it is read: the folder is skipped and named, never a crash."""
 
 
+MAX_VALUE = 1e100
+"""No score, loss or tr(F) is larger: beyond it (1e308) a mean or a std would overflow, so the file is not a run's."""
+
+
 def finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number (not a bool), finite and at most MAX_VALUE in size."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and abs(value) <= MAX_VALUE
 
 
 def read_json(path: Path):
@@ -162,13 +168,8 @@ def show(value) -> str:
 
 
 def _train_language(runs: list[dict]) -> str:
-    given = next((r["train_language"] for r in runs if r.get("train_language")), None)
-    if given:
-        return given
-    for r in runs:  # older results.json: the one scored language left out of the cross-lingual lowest
-        if r["lowest"] and "en" in r["scores"]:
-            return "en"
-    return "en"
+    """results.json names it; an older one did not, and every task then trained on English."""
+    return next((r["train_language"] for r in runs if r.get("train_language")), "en")
 
 
 def aggregate(results: list[dict]) -> list[dict]:
