@@ -38,6 +38,7 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
 
     from unfreeze_core import sweep as sweeps
     from unfreeze_core.errors import UnfreezeError
+    from unfreeze_report.tables import write_tables
 
     console = Console()
     result = sweeps.plan(grid_file, output_dir, _pairs(overrides, "--set"))
@@ -56,7 +57,7 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
     name, options = sweeps.launcher_settings(result.grid, launcher, options)
     chosen = sweeps.make_launcher(name, options)
     tracker = sweeps.run(result, chosen, console)
-    sweeps.table(result, console)
+    write_tables(result.folder, [cell.run_dir / "results.json" for cell in result.cells], console)
     console.print(f"sweep folder: {result.folder}")
     error = sweeps.summary_error(tracker)
     if error:

@@ -92,7 +92,7 @@ def kendall_tau(order: list[int], reference: list[int]) -> float:
 def load(grid_files: list[Path], runs: Path, seeds: list[int] | None = None) -> dict[str, list[dict]]:
     """study (grid name) -> cells with their settings, and results and run (plots.Run) where finished."""
     from unfreeze_core import grid as grids
-    from unfreeze_core.plots import read_run
+    from unfreeze_report.plots import read_run
     from unfreeze_core.sweep import cell_start
 
     studies: dict[str, list[dict]] = {}
@@ -364,7 +364,7 @@ def fig_one_unit(info: dict, path: Path) -> None:
 
 
 def fig_fisher(cells: list[dict], path: Path) -> None:
-    from unfreeze_core.plots import plot_fisher
+    from unfreeze_report.plots import plot_fisher
 
     runs = [c["run"] for c in cells if "results" in c and c["run"].fisher]
     if runs:

@@ -12,7 +12,7 @@ from .config import RunConfig, config_yaml
 from .errors import UnfreezeError, plugin_error
 from .grid import build_config
 from .plugins import get_plugins
-from .results import aggregate, new_group_dir
+from .results import new_group_dir
 from .trackers import Trackers, accelerator_kwargs
 
 
@@ -119,7 +119,8 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     """Every seed of ``config`` in a new group folder; a table per seed and one over seeds."""
     from rich.console import Console
 
-    from .tables import print_rows
+    from unfreeze_report.results import aggregate
+    from unfreeze_report.tables import print_rows
 
     quiet_libraries()
     set_threads(config)
@@ -273,7 +274,7 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
              claimed: bool = False) -> dict | None:
     """Train and evaluate one seed with a progress bar; the result on the main process, else None.
     ``claimed``: ``run_dir`` already exists as this seed's own (a sweep cell); otherwise it must be new."""
-    from .tables import print_seed
+    from unfreeze_report.tables import print_seed
     from .training import Trainer, batch_split
 
     plugins = get_plugins()

@@ -1,10 +1,11 @@
-"""A sweep: a grid file's cells, what is left to run, a launcher to run it, a live view, the sweep's table.
+"""A sweep: a grid file's cells, what is left to run, a launcher to run it, a live view.
 
 Each cell is one seed's run directory at ``<output_dir>/<grid name>/<axis=value>/.../seed<N>``, exactly as
 ``unfreeze run`` writes it, so a re-run finds it: a cell with ``results.json`` for the same resolved
 configuration is skipped, one with a checkpoint resumed, one holding another configuration refused.
 ``sweep.json`` in the sweep folder records every cell's state and a failed cell's one-line error;
-``table.md``, ``table.csv`` and ``table.tex`` hold the sweep's table (the ``unfreeze report`` shape).
+``table.md``, ``table.csv`` and ``table.tex`` hold the sweep's table (the ``unfreeze report`` shape), written by
+``unfreeze sweep`` through ``unfreeze_report.tables.write_tables``.
 """
 
 from __future__ import annotations
@@ -190,23 +191,6 @@ def run(result: Plan, launcher, console=None) -> Tracker:
             if tracker.state[job.id] in ("pending", "running"):
                 tracker.report(job.id, "failed", tracker.errors.get(job.id) or "the launcher did not finish it")
     return tracker
-
-
-def table(result: Plan, console=None) -> list[dict]:
-    """The sweep's table over finished cells, printed and written as table.md, table.csv and table.tex."""
-    from . import tables
-    from .results import aggregate, load_results
-
-    found = load_results([c.run_dir / "results.json" for c in result.cells if (c.run_dir / "results.json").is_file()])
-    if not found:
-        return []
-    rows = aggregate(found)
-    (result.folder / "table.md").write_text(tables.to_markdown(rows))
-    (result.folder / "table.csv").write_text(tables.to_csv(rows))
-    (result.folder / "table.tex").write_text(tables.to_latex(rows))
-    if console is not None:
-        tables.print_rows(rows, console)
-    return rows
 
 
 def summary_error(tracker: Tracker) -> str | None:
