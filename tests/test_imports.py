@@ -29,7 +29,9 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            submodules = [f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in modules]
+            # `from . import layers` imports the sibling module, not the package's own names
+            targets = submodules if len(submodules) == len(node.names) else submodules + [base]
         else:
             continue
         for target in targets:

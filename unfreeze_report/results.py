@@ -59,6 +59,8 @@ def _settings_from_config(folder: Path) -> dict | None:
         values = read_yaml(path)
     except RecursionError:
         raise UnfreezeError(f"{path}: YAML nested too deeply") from None
+    except UnfreezeError as exc:  # read_yaml's line names the file as "config file PATH ..."
+        raise UnfreezeError(f"{path}: {first_line(exc).replace(f'config file {path} ', '')}") from None
     options = values.get("options")
     if options is not None and not (isinstance(options, dict) and all(isinstance(v, (dict, type(None)))
                                                                        for v in options.values())):
