@@ -33,13 +33,16 @@ def set_up(backend, model, **setup_args) -> dict:
 
 
 def check_units(backend, model, units: dict, *, base_ids: set[int] | None = None, expected: int | None = None,
-                require_grad: bool = True) -> None:
+                require_grad: bool = True, rest: bool = True) -> None:
     """Raise ValueError (one line) when ``units`` break the engine's assumptions.
 
     ``base_ids``: ids of the parameters the model had before the backend's setup (None: unknown; then a
     unit's parameter counts as a base weight when it does not require grad). ``expected``: the number of
     units (default ``backend.num_units(model.config)``). ``require_grad``: the model is as setup left it
-    (adapters trainable, base frozen), so requires_grad tells what trains.
+    (adapters trainable, base frozen), so requires_grad tells what trains; otherwise (a Trainer script, where the
+    user may have frozen whole units) a unit may not mix trainable and frozen parameters. ``rest``: also check that every
+    trainable parameter is in a unit, the head or ``shared_parameters`` (the engine's own loop; a Trainer
+    script may train other parameters from step 0 on purpose).
     """
     names = {id(p): n for n, p in model.named_parameters(remove_duplicate=False)}
     _check_numbering(backend, model, units, expected)
@@ -63,7 +66,12 @@ def check_units(backend, model, units: dict, *, base_ids: set[int] | None = None
             if require_grad and not p.requires_grad:
                 raise ValueError(f"unit {unit} holds {label}, a frozen weight outside the adapters "
                                  "(a unit holds the parameters its backend trains)")
-    if require_grad:
+        flags = {p.requires_grad for _, p in params}
+        if not require_grad and len(flags) > 1:  # adapters trainable beside frozen weights: base weights in the unit
+            frozen = next(names.get(id(p), name) for name, p in params if not p.requires_grad)
+            raise ValueError(f"unit {unit} holds {frozen}, a frozen weight beside its trainable adapter weights "
+                             "(name the adapter's modules, not the layers they wrap)")
+    if require_grad and rest:
         _check_trainable(backend, model, names, owner)
 
 
