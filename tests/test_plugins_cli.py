@@ -90,8 +90,45 @@ def test_install_and_uninstall_use_unfreezes_own_python(monkeypatch):
 
     monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args) or Done())
     assert CliRunner().invoke(cli, ["install", "my-selector", "-U"]).exit_code == 0
-    assert CliRunner().invoke(cli, ["uninstall", "my-selector"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["uninstall", "unfreeze-ray"]).exit_code == 0
     assert calls == [[sys.executable, "-m", "pip", "install", "my-selector", "--upgrade"],
-                     [sys.executable, "-m", "pip", "uninstall", "-y", "my-selector"]]
+                     [sys.executable, "-m", "pip", "uninstall", "-y", "unfreeze-ray"]]
     refused = CliRunner().invoke(cli, ["uninstall", "unfreeze"])
     assert refused.exit_code == 1 and "refusing" in refused.output
+
+
+def test_install_passes_pip_flags_through(monkeypatch):
+    from click.testing import CliRunner
+
+    from unfreeze_cli import install as install_cmd
+    from unfreeze_cli.main import cli
+
+    calls = []
+
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args) or Done())
+    result = CliRunner().invoke(cli, ["install", "--no-deps", "./my-plugin", "-c", "constraints.txt"])
+    assert result.exit_code == 0, result.output
+    assert calls == [[sys.executable, "-m", "pip", "install", "--no-deps", "./my-plugin", "-c", "constraints.txt"]]
+    assert CliRunner().invoke(cli, ["install", "--no-deps"]).exit_code == 2  # flags but no package
+
+
+@pytest.mark.parametrize("name,line", [
+    ("gradnorm", "Error: no distribution 'gradnorm' is installed"),
+    ("standard", "Error: the selector 'standard' of plugin 'selectors' is not a distribution: "
+                 "unfreeze uninstall unfreeze-selectors"),
+    ("selectors", "Error: plugin 'selectors' is not a distribution: unfreeze uninstall unfreeze-selectors"),
+])
+def test_uninstalling_a_plugin_name_says_which_distribution_and_fails(monkeypatch, name, line):
+    from click.testing import CliRunner
+
+    from unfreeze_cli import install as install_cmd
+    from unfreeze_cli.main import cli
+
+    calls = []
+    monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args))
+    result = CliRunner().invoke(cli, ["uninstall", name])
+    assert result.exit_code == 1 and result.output.strip().startswith(line) and "\n" not in result.output.strip()
+    assert calls == []  # pip never ran
