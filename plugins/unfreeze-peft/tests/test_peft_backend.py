@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
+
+pytest.importorskip("peft")  # the plugin's dependency (setup.sh installs it; `pip install -e plugins/unfreeze-peft`)
+
+import torch  # noqa: E402
 
 from peft_fixtures import tiny_dataset, tiny_peft_classifier, world_records
 from unfreeze_core.backend_checks import check_units, set_up
