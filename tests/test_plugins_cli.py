@@ -132,3 +132,25 @@ def test_uninstalling_a_plugin_name_says_which_distribution_and_fails(monkeypatc
     result = CliRunner().invoke(cli, ["uninstall", name])
     assert result.exit_code == 1 and result.output.strip().startswith(line) and "\n" not in result.output.strip()
     assert calls == []  # pip never ran
+
+
+@pytest.mark.parametrize("kind", ["selector", "backend", "estimator", "task", "launcher"])
+def test_a_new_plugin_package_passes_its_own_tests_out_of_the_box(tmp_path, kind):
+    made = unfreeze("plugins", "new", kind, f"my-{kind}", "--dir", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / f"unfreeze-my-{kind}"
+    assert (root / "pyproject.toml").read_text().count(f'unfreeze_my_{kind} = "unfreeze_my_{kind}"') == 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
+                           str(root / "tests")], capture_output=True, text=True, env=env, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+
+
+def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
+    assert unfreeze("plugins", "new", "selector", "mine", "--dir", str(tmp_path)).returncode == 0
+    again = unfreeze("plugins", "new", "selector", "mine", "--dir", str(tmp_path))
+    assert again.returncode == 1 and again.stderr.strip().startswith("Error: ") and "exists" in again.stderr
+    bad = unfreeze("plugins", "new", "selector", "My Selector", "--dir", str(tmp_path))
+    assert bad.returncode == 1 and "lowercase letters" in bad.stderr

@@ -286,6 +286,7 @@ class Trainer:
         model = self.inner_model
         if acc.is_main_process:
             (self.run_dir / "schedule.json").write_text(json.dumps(self.schedule.events, indent=1) + "\n")
+            (self.run_dir / "task_adapter").mkdir(exist_ok=True)  # the contract: save gets a folder that exists
             parts.backend.save(model, self.run_dir / "task_adapter")
         scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
                                       self.prepared.languages, batch_size=self.config.eval_batch_size,
