@@ -62,7 +62,7 @@ def test_the_backend_and_estimator_examples_equal_exact_and_run_fun(registered, 
     from unfreeze_core.models import load_model
     from unfreeze_core.tasks.classification import XNLI
 
-    registered(block("register_adapter_backends"), "doc_backend")
+    registered(block("class IA3("), "doc_backend")
     registered(block("register_fisher_estimators"), "doc_estimator")
     registries = get_plugins().registries()
     backend = registries["adapter_backends"].get("ia3")()
@@ -109,3 +109,49 @@ def test_the_task_example_trains_and_evaluates(registered, tmp_path):
     config.options["adapter"] = {"lang_adapters": "fresh"}
     [result] = run_all(config)
     assert result["task"] == "pawsx" and set(result["scores"]) == {"en", "de", "el"}
+
+
+def test_the_prefix_tuning_backend_passes_the_engines_checks_and_runs_fun(registered, tmp_path, nli_dir):
+    from unfreeze_core.testing import check_backend
+
+    registered(block("class LayerPrefixes("), "doc_prefixes")
+    cls = get_plugins().registries()["adapter_backends"].get("layer-prefixes")
+    units = check_backend(cls, {"prefix_length": "4"})
+    assert sorted(units) == [0, 1, 2, 3]
+    config = RunConfig(task="nli", model="tiny", adapter="layer-prefixes", selector="fisher", k=2, steps=8,
+                       batch_size=4, output_dir=str(tmp_path / "runs"), checkpoint_every=0)
+    config.options["task"] = {"data_dir": str(nli_dir), "train_limit": 16, "eval_limit": 8, "languages": ["en"]}
+    run_all(config, [(None, "fisher_batches", "1"), (None, "prefix_length", "4")])
+    [run_dir] = list((tmp_path / "runs").glob("nli-layer-prefixes-fisher*/seed1"))
+    events = json.loads((run_dir / "schedule.json").read_text())
+    assert sorted(u for e in events for u in e["units"]) == [0, 1, 2, 3] and "scores" in events[0]
+    assert (run_dir / "task_adapter" / "prefix0").is_dir()
+
+
+def _reference_table(first_header: str) -> list[str]:
+    section = DOC[DOC.index("## Reference: every hook and helper"):DOC.index("## Compatibility")]
+    table = section[section.index(f"| {first_header} |"):].split("\n\n")[0]
+    rows = [line.split("|")[1] for line in table.splitlines()[2:]]
+    return [name for cell in rows for name in re.findall(r"`(\w+)", cell)]
+
+
+def test_the_reference_lists_every_hook_of_hookspecs_and_no_other():
+    from unfreeze_core import hookspecs
+
+    hooks = sorted(n for n in dir(hookspecs) if n.startswith(("register_", "on_")))
+    assert sorted(_reference_table("hook")) == hooks
+
+
+def test_the_reference_lists_every_public_name_and_no_other():
+    import unfreeze_core
+
+    assert sorted(_reference_table("name")) == sorted(unfreeze_core.__all__)
+
+
+def test_the_one_import_block_imports_every_public_name():
+    import unfreeze_core
+
+    [imports] = re.findall(r"from unfreeze_core import \((.*?)\)", DOC, re.S)
+    names = re.findall(r"\b([A-Za-z_]\w*)\b", re.sub(r"#.*", "", imports))
+    assert set(names) <= set(unfreeze_core.__all__)
+    assert set(unfreeze_core.__all__) - set(names) <= {"Plugin", "first_line"}
