@@ -307,3 +307,23 @@ def test_the_unfreeze_settings_reach_the_trackers_and_the_output_folder(tmp_path
     [text] = acc.Tensors("model_config/text_summary")
     logged = text.tensor_proto.string_val[0].decode()
     assert '"unfreeze"' in logged and '"selector": "topdown"' in logged
+
+
+def test_zero_shot_after_trainer_train_gives_the_per_language_table(tmp_path):
+    from unfreeze_core.integrations.evaluate import zero_shot
+    from unfreeze_core.tasks.classification import NLI
+
+    model, tokenizer = tiny_classifier()
+    callback = UnfreezeCallback(model, selector="topdown", k=2)
+    trainer = Trainer(model=model, args=training_args(tmp_path, max_steps=8), train_dataset=tiny_dataset(tokenizer),
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    callback.add_to(trainer)
+    trainer.train()
+    options = {"languages": ["en", "qa", "qc"], "eval_limit": 16}
+    results = zero_shot(model, tokenizer, "nli", task_options=options, output_dir=tmp_path,
+                        name={"selector": "topdown", "seed": 0}, quiet=True)
+    assert list(results["scores"]) == ["en", "qa", "qc"]
+    task = NLI(NLI.Options(**options))
+    assert results["scores"]["qa"] == task.evaluate(model, tokenizer, "qa", batch_size=8, device="cpu")["accuracy"]
+    assert results["avg_xling"] == pytest.approx((results["scores"]["qa"] + results["scores"]["qc"]) / 2)
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
