@@ -155,3 +155,55 @@ def test_the_one_import_block_imports_every_public_name():
     names = re.findall(r"\b([A-Za-z_]\w*)\b", re.sub(r"#.*", "", imports))
     assert set(names) <= set(unfreeze_core.__all__)
     assert set(unfreeze_core.__all__) - set(names) <= {"Plugin", "first_line"}
+
+
+# -- every flag and extra the docs name exists ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PASSES_FLAGS_ON = {("install",)}  # `unfreeze install` hands unknown flags to pip
+
+
+def _command_mentions():
+    """(file:line, command words, flags) for every `unfreeze CMD [SUB] ... --flag` in a span of the docs."""
+    import click
+
+    from unfreeze_cli.main import cli
+
+    for path in DOC_FILES:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for m in re.finditer(r"\bunfreeze ((?:[a-z][a-z-]* ?){1,2})([^`|\n]*)", line):
+                cmd, used = cli, []
+                for word in m.group(1).split():
+                    if isinstance(cmd, click.Group) and word in cmd.commands:
+                        cmd, used = cmd.commands[word], used + [word]
+                    else:
+                        break
+                flags = re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", m.group(2))
+                if used and flags:
+                    yield f"{path.name}:{n}", tuple(used), cmd, flags
+
+
+def test_every_flag_the_docs_give_a_command_exists():
+    missing = []
+    for where, used, cmd, flags in _command_mentions():
+        known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+        if used in PASSES_FLAGS_ON:
+            continue
+        missing += [f"{where}: unfreeze {' '.join(used)} {flag}" for flag in flags if flag not in known]
+    assert not missing, missing
+
+
+def test_the_walk_finds_the_commands_flags():
+    found = {(used, flag) for _, used, _, flags in _command_mentions() for flag in flags}
+    assert {(("run",), "--adapter"), (("run",), "--report-to"), (("sweep",), "--dry-run")} <= found
+
+
+def test_every_extra_the_docs_name_exists():
+    import tomllib
+
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {e for path in DOC_FILES for group in re.findall(r'\.\[([a-z,]+)\]', path.read_text())
+             for e in group.split(",")}
+    assert named and named <= extras, sorted(named - extras)
+    assert {"peft", "mlflow", "wandb", "trackio", "ray", "slurm", "tensorboard"} <= extras
