@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from task_fixtures import copa_records, squad_records, write_jsonl, xnli_records
 
@@ -29,10 +32,27 @@ def test_hub_specs_follow_the_real_schemas():
     assert (hub.mlqa("en", "train").repo, hub.mlqa("en", "train").config) == ("rajpurkar/squad", "plain_text")
 
 
-def test_every_revision_is_pinned(monkeypatch):
+def documented_revisions() -> tuple[dict[str, str], list[str]]:
+    """docs/tasks.md's table of pinned revisions (repo -> sha) and its list of unpinned repos."""
+    text = (Path(__file__).parents[1] / "docs" / "tasks.md").read_text(encoding="utf-8")
+    pinned_part = text.split("## Pinned revisions", 1)[1].split("### Unpinned", 1)[0]
+    unpinned_part = text.split("### Unpinned", 1)[1].split("\n## ", 1)[0]
+    pinned = dict(re.findall(r"^\| `([\w.-]+/[\w.-]+)` \| `([0-9a-f]{40})` \|", pinned_part, re.M))
+    unpinned = re.findall(r"^- `([\w.-]+/[\w.-]+)`", unpinned_part, re.M)
+    return pinned, unpinned
+
+
+def test_every_hub_revision_is_a_commit_or_listed_unpinned(monkeypatch):
+    pinned, unpinned = documented_revisions()
+    assert unpinned == list(hub.UNPINNED)
     for repo, rev in hub.REVISIONS.items():
-        assert rev == "main" or len(rev) == 40
+        if repo in unpinned:
+            assert rev == "main", f"{repo} is listed as unpinned in docs/tasks.md but pinned to {rev}"
+        else:
+            assert re.fullmatch(r"[0-9a-f]{40}", rev), f"{repo} is at {rev!r}: not a commit, and not listed unpinned"
+            assert pinned.get(repo) == rev, f"docs/tasks.md shows {pinned.get(repo)} for {repo}, the code {rev}"
         assert hub.revision(repo) == rev
+    assert set(pinned) | set(unpinned) == set(hub.REVISIONS)
     monkeypatch.setenv("UNFREEZE_HUB_REVISION_GOOGLE_XQUAD", "abc")
     assert hub.xquad("de", "test").revision == "abc"
 
@@ -91,7 +111,7 @@ def test_empty_split_and_missing_file(tmp_path):
 
     datasets.Dataset.from_list(squad_records("el", 2, 0)).select([]).to_parquet(str(tmp_path / "el" / "test.parquet"))
     task = XQuAD(QAOptions(data_dir=str(tmp_path)))
-    with pytest.raises(UnfreezeError, match="el/test: the split is empty"):
+    with pytest.raises(UnfreezeError, match=r"el/test: .*el/test\.parquet has no rows"):
         task.load("el", "test")
     with pytest.raises(UnfreezeError, match="no train data for language 'en'"):
         task.load("en", "train")
@@ -103,5 +123,5 @@ def test_bad_labels_and_questions(tmp_path):
     bad = copa_records("en", 2, 0)
     bad[1]["question"] = "why"
     write_jsonl(tmp_path / "en" / "train.jsonl", bad)
-    with pytest.raises(UnfreezeError, match="question 'why'"):
+    with pytest.raises(UnfreezeError, match="en/train: row 1: question 'why' is not one of cause, effect"):
         XCOPA(TaskOptions(data_dir=str(tmp_path))).train_dataset(byte_tokenizer())

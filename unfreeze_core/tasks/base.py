@@ -52,34 +52,36 @@ class SourcedTask(Task):
         return Path(self.options.data_dir) if self.options.data_dir else self.default_folder()
 
     def load(self, lang: str, split: str):
+        """The whole split, checked: columns present, rows present, every value ``value_checks`` names."""
         folder = self.folder()
-        data = sources.load_local(folder, lang, split) if folder else sources.load_hub(self.hub_split(lang, split))
-        return sources.check(data, list(self.columns), f"{lang}/{split}")
+        columns, checks = list(self.columns), self.value_checks()
+        if folder:
+            return sources.load_local(folder, lang, split, columns, checks)
+        return sources.load_hub(self.hub_split(lang, split), columns, f"{lang}/{split}", checks)
 
     def load_train(self):
-        data = sources.sample(self.load(self.train_language, self.train_split), self.options.train_limit)
-        self.check_values(data, f"{self.train_language}/{self.train_split}")
-        return data
+        return sources.sample(self.load(self.train_language, self.train_split), self.options.train_limit)
 
     def load_test(self, lang: str, split: str = "test"):
         """An evaluation split (``test``, or ``validation`` for curves during training), cut to eval_limit."""
         split = self.test_split if split == "test" else split
-        data = sources.limit(self.load(lang, split), self.options.eval_limit)
-        self.check_values(data, f"{lang}/{split}")
-        return data
+        return sources.limit(self.load(lang, split), self.options.eval_limit)
 
-    def check_values(self, data, what: str) -> None:
-        """Every value this task reads: text columns hold text, labels are integers in range, answers are
-        SQuAD answers. Columns come from ``columns``; the label column is ``label_field`` (default
-        ``label``) with ``num_labels`` or ``num_choices`` classes."""
+    def value_checks(self) -> dict[str, sources.Check]:
+        """What every value this task reads must be, by column: text columns hold text, the label column
+        (``label_field``, default ``label``, with ``num_labels`` or ``num_choices`` classes) integers in
+        range, ``answers`` SQuAD answers. Every row of a split is checked, before train_limit/eval_limit."""
         label = getattr(self, "label_field", "label")
         num = getattr(self, "num_labels", None) or getattr(self, "num_choices", None)
-        special = {label, "answers"} if num else {"answers"}
-        sources.check_text(data, [c for c in self.columns if c not in special], what)
-        if num and label in self.columns:
-            sources.check_labels(data, label, num, what)
-        if "answers" in self.columns:
-            sources.check_answers(data, "answers", what)
+        checks = {}
+        for name in self.columns:
+            if name == "answers":
+                checks[name] = sources.answers
+            elif num and name == label:
+                checks[name] = sources.label(num)
+            else:
+                checks[name] = sources.text
+        return checks
 
     def check_data(self, languages: list[str], validation: bool = False) -> int:
         """Load and validate every split a run will use (train, validation when asked, test per language)
@@ -100,6 +102,9 @@ class SourcedTask(Task):
     def languages(self) -> list[str]:
         folder = self.folder()
         available = sources.local_languages(folder, self.test_split) if folder else list(self.hub_languages)
+        if not available:
+            raise UnfreezeError(f"no language to evaluate in {folder or 'the hub source'}: expected "
+                                f"<lang>/{self.test_split}.jsonl (or .json, .parquet) for each language")
         wanted = self.options.languages or available
         unknown = [lang for lang in wanted if lang not in available]
         if unknown:
@@ -108,13 +113,6 @@ class SourcedTask(Task):
                                 f"available: {', '.join(available) or 'none'}")
         first = [self.train_language] if self.train_language in wanted else []
         return first + [lang for lang in wanted if lang != self.train_language]
-
-    def check_labels(self, labels, num: int) -> list[int]:
-        labels = [int(y) for y in labels]
-        bad = [y for y in labels if not 0 <= y < num]
-        if bad:
-            raise UnfreezeError(f"label {bad[0]} outside 0..{num - 1}")
-        return labels
 
 
 class CategoricalTask(SourcedTask):

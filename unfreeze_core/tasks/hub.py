@@ -1,9 +1,10 @@
 """Where each task's data lives on the Hugging Face hub: parquet repos, configs, splits, pinned revisions.
 
 ``datasets`` 4+ runs no loading scripts, so every source is a parquet repo. Revisions are pinned here,
-in one place (see docs/tasks.md for how each was chosen): a commit sha where the commit that removed
-the loading script could be identified, otherwise ``main`` -- pinned explicitly so that a change
-is one line, and ``UNFREEZE_HUB_REVISION_<REPO>`` can override it without a code change.
+in one place, to a commit sha found in a public source (docs/tasks.md names where); a repo for which none
+was found stays at ``main`` and is listed as unpinned in docs/tasks.md (``UNPINNED`` here). The test
+``test_every_hub_revision_is_a_commit_or_listed_unpinned`` holds the two together.
+``UNFREEZE_HUB_REVISION_<REPO>`` overrides a revision without a code change.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ REVISIONS = {
     "facebook/xnli": "b8dd5d7af51114dbda02c0e3f6133f332186418e",
     # "Convert dataset to Parquet (#5)": data/train-*.parquet, no multi_nli.py
     "nyu-mll/multi_nli": "da70db2af9d09693783c3320c4249840212ee221",
-    # No commit sha could be verified offline for these: the head of main, pinned explicitly.
-    "cambridgeltl/xcopa": "main",
-    "aps/super_glue": "main",
-    "rajpurkar/squad": "main",
-    "google/xquad": "main",
+    # Public code reads <lang>/test-00000-of-00001.parquet at this commit (docs/tasks.md).
+    "cambridgeltl/xcopa": "042f78955ba48e6404616762fa6e05e839c3907a",
+    # Public code reads multirc/train-00000-of-00001.parquet at this commit (docs/tasks.md).
+    "aps/super_glue": "3de24cf8022e94f4ee4b9d55a6f539891524d646",
+    # Public code loads it with load_dataset; datasets caches it as squad/plain_text/0.0.0/<sha> (parquet).
+    "rajpurkar/squad": "7b6d24c440a36b6815f21b70d25016731768db1f",
+    # embeddings-benchmark/mteb XQuADRetrieval; public code reads xquad.<lang>/validation-*.parquet at it.
+    "google/xquad": "51adfef1c1287aab1d2d91b5bead9bcfb9c68583",
+    # Unpinned: the only public sha found (397ed406, mteb) is a loading-script revision.
     "facebook/mlqa": "main",
 }
+UNPINNED = ("facebook/mlqa",)
+"""Repos at ``main`` because no script-free commit sha was found in a public source (docs/tasks.md)."""
 
 # Languages per task (NOTES.md), English (the train language) first.
 LANGUAGES = {

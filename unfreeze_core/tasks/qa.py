@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..api import TaskOptions
-from ..errors import UnfreezeError
+from . import data as sources
 from . import hub
 from .base import SourcedTask, sequence_length
 from .cache import tokenise
@@ -58,6 +58,10 @@ class ExtractiveQA(SourcedTask):
     def add_head(self, model):
         model.add_qa_head(self.head_name)
 
+    def value_checks(self):
+        """Question ids are unique in a split (answers are matched to predictions by id)."""
+        return {**super().value_checks(), "id": sources.unique(sources.text)}
+
     def windows(self, tokenizer) -> tuple[int, int]:
         """(max length, doc stride): the max length capped at the model's positions (the world's encoder
         takes 256 tokens, not SQuAD's 384), the stride at half of it when the cap leaves it too long."""
@@ -93,13 +97,8 @@ class ExtractiveQA(SourcedTask):
         return [outputs.start_logits, outputs.end_logits]
 
     def references(self, data, lang) -> dict[str, list[str]]:
-        refs = {}
-        for qid, answers in zip(data["id"], data["answers"]):
-            texts = list(answers["text"]) if answers else []
-            if not texts:
-                raise UnfreezeError(f"{lang}/{self.test_split}: question {qid!r} has no answer text")
-            refs[qid] = texts
-        return refs
+        """Answer texts per question id (``value_checks``: ids unique, at least one answer each)."""
+        return {qid: list(answers["text"]) for qid, answers in zip(data["id"], data["answers"])}
 
     def predict(self, model, tokenizer, data, *, batch_size, device) -> dict[str, str]:
         """Best answer text per question id (n-best spans over every window of its context)."""
