@@ -82,13 +82,14 @@ def test_the_backend_and_estimator_examples_equal_exact_and_run_fun(registered, 
     exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(1))
     assert set(mine) == set(exact) and all(abs(mine[u] - exact[u]) <= 1e-5 * exact[u] for u in exact)
 
-    config = RunConfig(task="nli", model="tiny", adapter="ia3", selector="fisher", k=2, steps=8, batch_size=4,
-                       output_dir=str(tmp_path / "runs"), checkpoint_every=0)
+    config = RunConfig(task="nli", model="tiny", adapter="ia3", selector="fisher", fisher="loop", fisher_batches=1,
+                       k=2, steps=8, batch_size=4, output_dir=str(tmp_path / "runs"), checkpoint_every=0)
     config.options["task"] = {"data_dir": str(nli_dir), "train_limit": 16, "eval_limit": 8, "languages": ["en"]}
-    run_all(config, [(None, "estimator", "loop"), ("fisher", "max_examples", "4"), (None, "fisher_batches", "1")])
+    run_all(config, [("fisher", "max_examples", "4")])
     run_dir = tmp_path / "runs" / "nli-ia3-fisher-loop" / "seed1"
-    assert json.loads((run_dir / "plugins.json").read_text())["fisher"] == {
-        "name": "loop", "plugin": "doc_estimator", "version": None}
+    recorded = json.loads((run_dir / "plugins.json").read_text())
+    assert recorded["fisher"] == recorded["scored_by"] == {
+        "name": "loop", "plugin": "doc_estimator", "version": None, "options": {"max_examples": 4}}
     assert all("scores" in e for e in json.loads((run_dir / "schedule.json").read_text())[:-1])
 
 

@@ -28,10 +28,7 @@ def train(config, run_dir, option_pairs=()):
     from accelerate import Accelerator
 
     plugins = get_plugins()
-    pairs = list(option_pairs)
-    if config.selector == "fisher" and not any(key == "fisher_batches" for _, key, _ in pairs):
-        pairs.append(("selector", "fisher_batches", "2"))
-    parts = build(config, plugins, pairs)
+    parts = build(config, plugins, list(option_pairs))  # FUN reads the run's fisher_batches (2)
     trainer = training.Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=run_dir, hook=plugins.hook)
     trainer.run()
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -87,8 +84,8 @@ def test_fun_in_place_equals_fun_on_a_deep_copy(nli_dir, tmp_path, monkeypatch):
 
 
 def test_fun_options_top_first_and_estimator(nli_dir, tmp_path):
-    config = config_for(nli_dir, tmp_path, selector="fisher")
-    _, run = train(config, tmp_path / "top", [("selector", "top_first", "true"), (None, "estimator", "official")])
+    config = config_for(nli_dir, tmp_path, selector="fisher", fisher="official")
+    _, run = train(config, tmp_path / "top", [("selector", "top_first", "true")])
     events = json.loads((run / "schedule.json").read_text())
     assert events[0] == {"step": 0, "units": [3]}
     assert all("scores" in e for e in events[1:-1])
@@ -98,7 +95,7 @@ def test_fun_rejects_an_unknown_estimator(nli_dir, tmp_path):
     from unfreeze_core.errors import UnfreezeError
 
     with pytest.raises(UnfreezeError, match="nope"):
-        train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "x", [(None, "estimator", "nope")])
+        train(config_for(nli_dir, tmp_path, selector="fisher", fisher="nope"), tmp_path / "x")
 
 
 # -- FUN's defaults follow the paper (issue 11, item 3) ------------------------------------------------
@@ -120,11 +117,11 @@ def fun_batches_read(options):
     from unfreeze_core.api import SelectionContext
     from unfreeze_selectors.fun import FUN
 
-    selector = FUN(FUN.Options(fisher_batches=12, **options))
+    selector = FUN(FUN.Options(**options))
     selector.check(2)
     used = {}
 
-    def fisher(batches, estimator):
+    def fisher(batches=12, estimator=None):  # 12: the run's fisher_batches
         wrapped = estimator(Streaming())
         scores = wrapped.estimate(None, units={0: [], 1: []}, unit_modules={}, task=None, batches=list(range(batches)))
         used["batches"] = wrapped.batches_used
@@ -164,7 +161,7 @@ def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_p
     config = config_for(nli_dir, tmp_path, selector="fisher", fisher_every=4, fisher_batches=5)
     config.options["task"]["train_limit"] = 16  # two batches of 8
     with caplog.at_level("WARNING", logger="unfreeze"):
-        _, run = train(config, tmp_path / "small", [("selector", "fisher_batches", "5")])
+        _, run = train(config, tmp_path / "small")
     events = json.loads((run / "schedule.json").read_text())
     scored = [e for e in events if "scores" in e]
     assert scored and all(e["batches"] == 2 and e["train_examples"] == 16 for e in scored)
@@ -175,6 +172,6 @@ def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_p
 
 
 def test_fun_events_record_the_batches_read(nli_dir, tmp_path):
-    _, run = train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "fun", [("selector", "fisher_batches", "3")])
+    _, run = train(config_for(nli_dir, tmp_path, selector="fisher", fisher_batches=3), tmp_path / "fun")
     scored = [e for e in json.loads((run / "schedule.json").read_text()) if "scores" in e]
     assert scored and all(e["batches"] == 3 and "train_examples" not in e for e in scored)

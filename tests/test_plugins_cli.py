@@ -61,7 +61,7 @@ def test_show_lists_options_with_types_and_defaults():
     result = unfreeze("plugins", "show", "fisher")  # the plugin unfreeze-fisher and the selector fisher
     assert result.returncode == 0, result.stderr
     assert "labels: str = 'sample'" in result.stdout
-    assert "fisher_batches: int = 40" in result.stdout and "estimator: str | None = None" in result.stdout
+    assert "top_first: bool = False" in result.stdout and "stop_z: float = 0.0" in result.stdout
     by_dist = unfreeze("plugins", "show", "unfreeze-madx").stdout
     assert "reduction_factor: int = 16" in by_dist
     missing = unfreeze("plugins", "show", "nope")

@@ -94,7 +94,7 @@ def test_fun_events_and_fisher_go_through_trainer_log_tensorboard_and_schedule_j
             self.heard.append(("fisher", record.step))
 
     model, tokenizer = tiny_classifier()
-    callback = UnfreezeCallback(model, selector="fisher", k=2, selector_options={"fisher_batches": 2},
+    callback = UnfreezeCallback(model, selector="fisher", k=2,
                                 fisher_every=4, fisher_batches=2)
     args = training_args(tmp_path, max_steps=8, report_to=["tensorboard"], logging_dir=str(tmp_path / "tb"))
     trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),

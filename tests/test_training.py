@@ -107,7 +107,7 @@ def test_end_to_end_run_writes_the_run_directory(adapter, selector, nli_dir, tmp
     assert stored["avg_xling"] == pytest.approx((stored["scores"]["de"] + stored["scores"]["el"]) / 2)
     assert stored["lowest"]["score"] == min(stored["scores"]["de"], stored["scores"]["el"])
     plugins = json.loads((run_dir / "plugins.json").read_text())
-    assert plugins["selector"] == {"name": selector, "plugin": "selectors", "version": "0.1.0"}
+    assert plugins["selector"] == {"name": selector, "plugin": "selectors", "version": "0.1.0", "options": {}}
 
 
 def test_validation_curve_is_logged_and_leaves_training_untouched(nli_dir, tmp_path):

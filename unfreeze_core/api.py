@@ -45,8 +45,9 @@ class SelectionContext:
     frozen: list[int]
     rng: random.Random
     fisher: Callable[..., dict[int, float]] | None = None
-    """``fisher(batches=40, estimator=None)``: tr(F) per unit on a copy of the model with every
-    unit trainable, on that many training batches; training itself is left untouched."""
+    """``fisher(batches=None, estimator=None)``: tr(F) per unit on a copy of the model with every
+    unit trainable, on that many training batches (None: the run's ``--fisher-batches``); training itself
+    is left untouched."""
     train_batches: Callable[[int], Iterator[dict]] | None = None
     """``train_batches(n)``: n training batches drawn without disturbing the training order, each
     example at most once (fewer batches when the training set is smaller)."""
@@ -55,16 +56,35 @@ class SelectionContext:
 class Selector(Plugin):
     """SELECT of Algorithm 1: which still-frozen units become trainable at step i (i mod k == 0).
 
-    ``static`` selectors decide everything at step 0, so the budget need not cover k·L steps.
+    What core needs to know about a selector, it declares here (core knows no selector by name):
+
+    - ``static``: it decides everything at step 0 (``schedule_extent`` is then 0 and ``--k`` is not needed).
+    - ``scores_with_fisher``: it scores units with the run's Fisher estimator (``--fisher``, with its
+      ``-o fisher.KEY=V`` options, on ``--fisher-batches`` batches) through ``ctx.fisher``; the run is then
+      named after that estimator and ``plugins.json`` records it as the one that scored.
+    - ``own_estimator()``: a selector that scores with an estimator object of its own returns it;
+      ``ctx.fisher`` uses it and ``plugins.json`` records it instead of the run's.
     """
 
     static: bool = False
+    scores_with_fisher: bool = False
 
     def select(self, ctx: SelectionContext) -> list[int] | Selection:
         raise NotImplementedError
 
     def check(self, num_units: int) -> None:
         """Raise ValueError when the options do not fit a model with ``num_units`` units."""
+
+    def schedule_extent(self, k: int, num_units: int) -> int:
+        """The last step at which a SELECT of this selector can still make a unit trainable: the budget
+        check refuses a run shorter than this. 0: everything is decided at step 0 (static selectors: the
+        budget need not cover any schedule). Default: k·L (one unit every k steps). LPFT returns k."""
+        return 0 if self.static else k * num_units
+
+    def own_estimator(self) -> "FisherEstimator | None":
+        """The Fisher estimator this selector scores with instead of the run's (None: the run's, when it
+        ``scores_with_fisher``)."""
+        return None
 
 
 # -- adapter backends ---------------------------------------------------------------------------

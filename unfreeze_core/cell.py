@@ -42,7 +42,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     from rich.console import Console
 
     from .components import build
-    from .config import build_config
+    from .grid import build_config
     from .plugins import get_plugins
     from .runner import close, make_accelerator, preflight, quiet_libraries, run_seed, set_threads
 
@@ -53,6 +53,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     config, _ = build_config(run_dir / "config.yaml", {"threads": threads}, [])
     set_threads(config)
     parts = build(config, get_plugins())
+    config = parts.config
     preflight(config, parts, folder=run_dir)
     accelerator = make_accelerator(config, run_dir)
     resume = (run_dir / CHECKPOINT).is_file()
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the traceback goes to the cell's log; the last line is what the sweep records
         traceback.print_exc()
-        print(f"Error: {type(exc).__name__}: {first_line(exc, '')}", file=sys.stderr)
+        from .plugins import blame
+
+        print(f"Error: {blame(exc) or type(exc).__name__ + ': ' + first_line(exc, '')}", file=sys.stderr)
         return 1
     return 0
 

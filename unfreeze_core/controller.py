@@ -82,8 +82,10 @@ class Unfreezer:
     """
 
     def __init__(self, selector, units: dict, *, k: int, seed: int = 0, backend=None, task=None, estimator=None,
-                 batches: TrainBatches | None = None):
-        self.units, self.backend, self.task, self.estimator = units, backend, task, estimator
+                 batches: TrainBatches | None = None, fisher_batches: int = 40):
+        self.units, self.backend, self.task = units, backend, task
+        self.estimator = selector.own_estimator() or estimator  # a selector's own estimator is the one that scores
+        self.fisher_batches = fisher_batches
         self.seed, self.batches = seed, batches
         self.last_estimate, self._warned_short = None, False
         self.schedule = Schedule(selector, len(units), k, seed)
@@ -119,7 +121,8 @@ class Unfreezer:
         if state.is_main_process:
             self.last_estimate = None
             events = len(schedule.events)
-            schedule.advance(step, fisher=lambda batches=40, estimator=None: self.fisher(model, step, batches, estimator),
+            schedule.advance(step, fisher=lambda batches=None, estimator=None: self.fisher(
+                                 model, step, batches or self.fisher_batches, estimator),
                              train_batches=lambda n: self.train_batches(n, step))
             if self.last_estimate and len(schedule.events) > events:
                 schedule.events[-1].update(self.last_estimate)  # how much data the decision read

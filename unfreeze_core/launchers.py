@@ -72,6 +72,7 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
 
     from .cell import run_cell
     from .errors import UnfreezeError, first_line
+    from .plugins import blame
 
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "a") as out:
@@ -82,7 +83,7 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
             return str(exc)
         except Exception as exc:  # one cell's crash must not stop the sweep
             traceback.print_exc(file=out)
-            return f"{type(exc).__name__}: {first_line(exc, '')}"
+            return blame(exc) or f"{type(exc).__name__}: {first_line(exc, '')}"  # the failing plugin, when one
     return None
 
 

@@ -7,11 +7,10 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
 from .components import build, run_name
-from .config import RunConfig, build_config
+from .config import RunConfig, config_yaml
 from .errors import UnfreezeError, plugin_error
+from .grid import build_config
 from .plugins import get_plugins
 from .results import aggregate, new_group_dir
 from .trackers import Trackers, accelerator_kwargs
@@ -96,13 +95,12 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
     check_output_dir(folder or config.output_dir)
     model = model_config(config.model)
     try:
-        num_units = parts.backend.num_units(model) if hasattr(parts.backend, "num_units") else None
+        num_units = parts.backend.num_units(model)
     except (ValueError, UnfreezeError) as exc:
         raise plugin_error(parts.provenance, "adapter", exc) from None
     try:
         languages = parts.task.languages()
-        rows = parts.task.check_data(languages, validation=bool(config.eval_every)) \
-            if hasattr(parts.task, "check_data") else None
+        rows = parts.task.check_data(languages, validation=bool(config.eval_every))
     except ValueError as exc:
         raise plugin_error(parts.provenance, "task", exc) from None
     if not num_units:
@@ -128,6 +126,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
     console = console or Console()
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
+    config = parts.config  # resolved: what config.yaml records
     accelerator = make_accelerator(config, config.output_dir)
     preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
@@ -182,10 +181,11 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
         raise UnfreezeError(f"no checkpoint to resume in {run_dir}")
     check_same_config(config, state, run_dir)
     if threads is not None:
-        config.threads = threads
+        config = config.replace(threads=threads)
     quiet_libraries()
     set_threads(config)
     parts = build(config, get_plugins())
+    config = parts.config
     preflight(config, parts, folder=run_dir)
     accelerator = make_accelerator(config, run_dir)
     result = run_seed(config, parts, accelerator, config.seeds[0], run_dir, console or Console(), resume=True)
@@ -280,11 +280,15 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
     split = batch_split(config, accelerator.num_processes)
     if accelerator.is_main_process and not resume:
         run_dir.mkdir(parents=True, exist_ok=claimed)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump({**config.as_dict(), "seeds": [seed], "batch_split": split},
-                                                            sort_keys=False))
+        (run_dir / "config.yaml").write_text(config_yaml(config, seed, split))
         (run_dir / "plugins.json").write_text(json.dumps(parts.provenance, indent=1) + "\n")
-    plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
-    trackers = Trackers(accelerator, config, seed, run_dir) if config.report_to else None
+    try:  # a run refused by a plugin, or whose tracker cannot start, leaves nothing behind
+        plugins.hook.on_run_start(run_dir=str(run_dir), config=config)
+        trackers = Trackers(accelerator, config, seed, run_dir) if config.report_to else None
+    except BaseException:
+        if accelerator.is_main_process and not resume:
+            remove_unstarted(run_dir)
+        raise
     if trackers:
         plugins.register(trackers, name="unfreeze-trackers")
     progress = make_progress(console) if accelerator.is_main_process else None

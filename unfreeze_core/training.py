@@ -115,7 +115,7 @@ class Trainer:
                                              generator=generator, collate_fn=collate, drop_last=False,
                                              **loader_options(acc.device))
         self.unfreezer = Unfreezer(parts.selector, prepared.units, k=config.k, seed=self.seed, backend=parts.backend,
-                                   task=parts.task, estimator=parts.estimator,
+                                   task=parts.task, estimator=parts.estimator, fisher_batches=config.fisher_batches,
                                    batches=TrainBatches(prepared.train_data, micro, collate, self.seed, acc.device))
         self.schedule = self.unfreezer.schedule
         self.trainable_params = prepared.head_params + self.unfreezer.unit_params

@@ -198,7 +198,8 @@ class UnfreezeCallback(TrainerCallback, ExportableState):
         batches = TrainBatches(train_dataloader.dataset, args.per_device_train_batch_size, train_dataloader.collate_fn,
                                seed, args.device) if train_dataloader is not None else None
         self.unfreezer = Unfreezer(self.selector, self.units, k=self.k, seed=seed, backend=self.backend,
-                                   task=self.task, estimator=self.estimator, batches=batches)
+                                   task=self.task, estimator=self.estimator, batches=batches,
+                                   fisher_batches=self.fisher_batches)
         self.unfreezer.check_budget(state.max_steps)
         self.tracked = []
         if state.global_step:

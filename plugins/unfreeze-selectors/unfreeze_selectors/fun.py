@@ -11,7 +11,8 @@ from unfreeze_core.errors import UnfreezeError
 class FUN(Selector):
     """At each SELECT, tr(F) per unit on a model state where every unit is trainable (the trainer's
     ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches; the
-    frozen unit with the largest score is unfrozen and all scores go into schedule.json.
+    frozen unit with the largest score is unfrozen and all scores go into schedule.json. FUN scores with
+    the run's estimator (``--fisher``, its options ``-o fisher.KEY=V``) on ``--fisher-batches`` batches.
 
     By default every estimate reads all ``fisher_batches`` batches, as the paper does. Sequential
     stopping is an option: with ``stop_z > 0`` the estimate stops once the best frozen unit leads every
@@ -23,18 +24,15 @@ class FUN(Selector):
     so no estimate is made (the event has no scores).
     """
 
+    scores_with_fisher = True
+
     @dataclass
     class Options:
-        estimator: str | None = None
-        """A registered Fisher estimator (exact, batch, official ...); default: the run's --fisher."""
-        fisher_batches: int = 40
         top_first: bool = False
         stop_z: float = 0.0
         min_batches: int = 5
 
         def __post_init__(self):
-            if self.fisher_batches <= 0:
-                raise ValueError("fisher_batches must be a positive number of batches")
             if self.min_batches <= 0 or self.stop_z < 0:
                 raise ValueError("min_batches must be positive and stop_z >= 0")
 
@@ -49,9 +47,9 @@ class FUN(Selector):
 
         frozen, options = list(ctx.frozen), self.options
 
-        def sequential(inner):  # the run's estimator: the core makes -o estimator=NAME the run's --fisher
+        def sequential(inner):  # the run's estimator (--fisher)
             return inner and StopWhenRanked(inner, frozen, z=options.stop_z, min_batches=options.min_batches)
 
-        scores = ctx.fisher(batches=self.options.fisher_batches, estimator=sequential)
+        scores = ctx.fisher(estimator=sequential)  # on the run's --fisher-batches batches
         best = max(ctx.frozen, key=lambda u: (scores[u], u))
         return Selection([best], scores)
