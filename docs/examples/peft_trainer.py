@@ -33,7 +33,7 @@ train = train.select(range(2000)).map(
 # 2. The callback, created BEFORE the Trainer (so the optimizer holds every unit). Units: each layer's
 #    lora_A/lora_B of query and value (backend "peft-lora"), 0 = bottom; never the frozen base weights.
 #    FUN unfreezes one every k = 5 steps, the frozen unit with the largest tr(F) on 4 training batches.
-callback = UnfreezeCallback(model, backend="peft-lora", selector="fisher", k=5, selector_options={"fisher_batches": 4})
+callback = UnfreezeCallback(model, backend="peft-lora", selector="fisher", k=5, fisher_batches=4)
 
 args = TrainingArguments(output_dir=output_dir, max_steps=60, per_device_train_batch_size=32, learning_rate=1e-3,
                          lr_scheduler_type="linear", logging_steps=10, save_strategy="no", report_to=[],

@@ -18,7 +18,7 @@ def main():
     model, tokenizer = tiny_peft_classifier(seed=0)
     base = weights((n, p) for n, p in model.named_parameters() if "base_layer" in n)
     callback = UnfreezeCallback(model, backend="peft-lora", selector="fisher", k=2,
-                                selector_options={"fisher_batches": 2}, fisher_every=4, fisher_batches=2)
+                                fisher_every=4, fisher_batches=2)
     args = training_args(out / "trainer", max_steps=10, ddp_backend="gloo")
     snaps = Snapshots(callback.units)
     trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, 96),

@@ -143,7 +143,7 @@ def test_unfreeze_run_with_peft_lora_trains_units_from_their_step(tmp_path):
             "".join(json.dumps(r) + "\n" for r in world_records(n, split if split == "train" else "test", lang)))
     result = CliRunner().invoke(cli, ["run", "--model", "tiny", "--adapter", "peft-lora", "--selector", "fisher",
                                       "--k", "2", "--steps", "10", "--batch-size", "8", "--seed", "1",
-                                      "--data-dir", str(data), "-o", "fisher_batches=2", "--fisher-every", "5",
+                                      "--data-dir", str(data), "--fisher-every", "5",
                                       "--fisher-batches", "2", "--output-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     [run] = list((tmp_path / "runs").glob("*/seed1"))

@@ -27,7 +27,7 @@ def test_a_peft_model_in_a_plain_trainer_unfreezes_unit_by_unit(tmp_path, backen
     base = weights((n, p) for n, p in model.named_parameters() if "base_layer" in n or "lora_" not in n
                    and "ia3_l" not in n and "classifier" not in n)
     callback = UnfreezeCallback(model, backend=backend, selector="fisher", k=2,
-                                selector_options={"fisher_batches": 2}, fisher_every=4, fisher_batches=2)
+                                fisher_every=4, fisher_batches=2)
     snaps = Snapshots(callback.units)
     trainer = Trainer(model=model, args=training_args(tmp_path / "out", max_steps=9),
                       train_dataset=tiny_dataset(tokenizer), data_collator=DataCollatorWithPadding(tokenizer),
