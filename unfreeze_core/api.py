@@ -111,6 +111,15 @@ class AdapterBackend(Plugin):
         Default: one unit per layer (``num_hidden_layers``); override when a unit is something else."""
         return getattr(model_config, "num_hidden_layers", None)
 
+    trains_base_weights: bool = False
+    """True when units hold weights of the base model on purpose (BitFit, partial fine-tuning); otherwise the
+    engine refuses a unit holding a parameter the model had before ``setup`` (``backend_checks``)."""
+
+    def shared_parameters(self, model) -> list[str]:
+        """Names of trainable parameters in no unit that train from step 0 with the head (e.g. a matrix shared
+        by every layer); the engine refuses any other trainable parameter outside the units and the head."""
+        return []
+
     def activate_language(self, model, lang: str) -> None:
         """Make ``lang`` the active language for evaluation (MAD-X swaps the language adapter)."""
 

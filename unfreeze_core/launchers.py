@@ -36,6 +36,9 @@ class Job:
     sweep_dir: Path | None = None
     """The sweep folder (a launcher may keep its own files there)."""
 
+    def __post_init__(self):
+        self.log.parent.mkdir(parents=True, exist_ok=True)  # the contract: a launcher gets a log folder that exists
+
     def command(self, threads: int | None = None) -> list[str]:
         from .cell import command
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint, evaluation
+from .backend_checks import set_up
 from .events import LossRecord, UnfreezeRecord, ValidationRecord
 from .components import Components
 from .config import RunConfig
@@ -38,9 +39,8 @@ def prepare_model(config: RunConfig, parts: Components) -> Prepared:
     languages = parts.task.languages()
     parts.task.add_head(model)
     try:
-        parts.backend.setup(model, train_language=parts.task.train_language, languages=languages,
-                            model_name=config.model)
-        units = parts.backend.units(model)
+        units = set_up(parts.backend, model, train_language=parts.task.train_language, languages=languages,
+                       model_name=config.model)  # setup, units, and the checks of backend_checks
     except ValueError as exc:  # the backend refuses this model: one line naming it
         raise plugin_error(parts.provenance, "adapter", exc) from None
     unit_ids = {id(p) for params in units.values() for _, p in params}
@@ -287,6 +287,7 @@ class Trainer:
         model = self.inner_model
         if acc.is_main_process:
             (self.run_dir / "schedule.json").write_text(json.dumps(self.schedule.events, indent=1) + "\n")
+            (self.run_dir / "task_adapter").mkdir(exist_ok=True)  # the contract: save gets a folder that exists
             parts.backend.save(model, self.run_dir / "task_adapter")
         scores = evaluation.zero_shot(model, parts.backend, parts.task, self.prepared.tokenizer,
                                       self.prepared.languages, batch_size=self.config.eval_batch_size,
