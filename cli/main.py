@@ -41,8 +41,9 @@ class Group(click.Group):
                 sys.exit(1)
             if os.environ.get(DEBUG_ENV):
                 raise
-            click.echo(f"Error: unexpected {type(exc).__name__}: {first_line(exc, '')} (a bug: please report it; "
-                       f"{DEBUG_ENV}=1 shows the traceback)", err=True)
+            from unfreeze_core.plugins import describe_unexpected
+
+            click.echo(f"Error: {describe_unexpected(exc)}", err=True)  # the failing plugin, or a bug of ours
             sys.exit(1)
 
 

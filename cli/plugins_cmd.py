@@ -150,3 +150,18 @@ def show(name):
         known = ", ".join(r.name for r in rows) or "none"
         raise UnknownNameError(f"no plugin or registered name {name!r} (plugins: {known})")
     click.echo("\n".join(out).rstrip())
+
+
+@plugins.command()
+@click.argument("kind", type=click.Choice(["selector", "backend", "estimator", "task", "launcher"]))
+@click.argument("name")
+@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where the package folder (unfreeze-NAME) is written.")
+def new(kind, name, directory):
+    """Write a plugin package of KIND registered as NAME: pyproject, module, and a test calling the
+    conformance check of its kind (unfreeze_core.testing); it passes as written."""
+    from .plugin_template import write_template
+
+    root = write_template(kind, name, directory)
+    click.echo(f"wrote {root}\n  test it:    python -m pytest {root / 'tests'}\n"
+               f"  install it: unfreeze install -e {root}")

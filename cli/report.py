@@ -1,4 +1,4 @@
-"""``unfreeze report``: many runs -> the paper's Table 1 shape (mean ± std over seeds)."""
+"""``unfreeze report``: many runs -> the paper's Table 1 shape (mean ± std over seeds), one row per cell."""
 
 from __future__ import annotations
 
@@ -6,31 +6,62 @@ import json
 
 import click
 
+FORMATS = ("table", "json", "markdown", "csv", "latex")
+
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "latex"]), default="table",
-              help="table (terminal), json, markdown or latex (booktabs) for a paper.")
-def report(paths, fmt):
-    """Aggregate results.json files under PATHS (default: runs/)."""
-    from unfreeze_core.errors import UnfreezeError
-    from unfreeze_core.results import aggregate, load_results
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              help="table (terminal), json, markdown, csv or latex (booktabs) for a paper.")
+@click.option("--layout", type=click.Choice(["cells", "paper"]), default="cells", show_default=True,
+              help="cells: one table per task, a row per cell, a column per language; paper: Table 1 "
+                   "(tasks as column groups: train language, avg without it, lowest; models x selectors as "
+                   "rows; best in bold; a dagger where a paired t-test over seeds against standard gives p < 0.05).")
+@click.option("--out", "out_file", type=click.Path(),
+              help="Write the table to this file (whole or not at all) instead of printing it; the table format "
+                   "is then written as Markdown.")
+def report(paths, fmt, layout, out_file):
+    """Aggregate results.json files under PATHS (default: runs/).
 
+    Runs are grouped by every setting that differs between them (shown as columns); a run found twice
+    (same settings and seed in two folders) counts once. Folders whose results cannot be read are skipped
+    and named.
+    """
+    from pathlib import Path
+
+    from unfreeze_core.errors import UnfreezeError
+    from unfreeze_report import paper, tables
+    from unfreeze_report.results import aggregate, load_results
+
+    roots = paths or ["runs"]
     skipped: list[str] = []
-    results = load_results(paths or ["runs"], skipped)
-    for note in skipped:
-        click.echo(f"skipped {note}", err=True)
+    notes: list[str] = []
+    results = load_results(roots, skipped, notes)
+    for line in skipped:
+        click.echo(f"skipped {line}", err=True)
+    for line in notes:
+        click.echo(line, err=True)
     if not results:
         usable = "usable " if skipped else ""
-        raise UnfreezeError(f"no {usable}results.json under {', '.join(paths or ['runs'])}")
+        raise UnfreezeError(f"no {usable}results.json under {', '.join(map(str, roots))}")
     rows = aggregate(results)
-    from unfreeze_core import tables
-
+    module = paper if layout == "paper" else tables
+    if fmt == "table" and out_file is None:
+        (paper.print_table if layout == "paper" else tables.print_rows)(rows)
+        return
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    elif fmt == "markdown":
-        click.echo(tables.to_markdown(rows))
-    elif fmt == "latex":
-        click.echo(tables.to_latex(rows))
+        text = paper.to_json(rows) if layout == "paper" else json.dumps(rows, indent=2)
     else:
-        tables.print_rows(rows)
+        text = {"table": module.to_markdown, "markdown": module.to_markdown, "csv": module.to_csv,
+                "latex": module.to_latex}[fmt](rows)
+    if out_file is None:
+        click.echo(text)
+        return
+    from unfreeze_report.output import write_all, writable_folder
+
+    path = Path(out_file)
+    if path.is_dir():
+        raise UnfreezeError(f"--out {path} is a folder: give a file name")
+    writable_folder(path.parent if str(path.parent) else Path("."), "--out")
+    write_all({path: text if text.endswith("\n") else text + "\n"})
+    click.echo(str(path))

@@ -41,7 +41,7 @@ from unfreeze_core.errors import UnfreezeError
 @click.argument("more_seeds", nargs=-1, type=int, required=False)
 def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resume_dir, **flags):
     """Train a task adapter with scheduled unfreezing and evaluate it zero-shot per language."""
-    from unfreeze_core.config import build_config
+    from unfreeze_core.grid import build_config
     from unfreeze_core.runner import RESUME_MAY_CHANGE, resume, run_all
 
     if resume_dir:

@@ -38,6 +38,8 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
 
     from unfreeze_core import sweep as sweeps
     from unfreeze_core.errors import UnfreezeError
+    from unfreeze_core.rundir import RunDir
+    from unfreeze_report.tables import write_tables
 
     console = Console()
     result = sweeps.plan(grid_file, output_dir, _pairs(overrides, "--set"))
@@ -56,7 +58,7 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
             _print_cells(result, cells, console)
         return
     tracker = sweeps.run(result, chosen, console)
-    sweeps.table(result, console)
+    write_tables(result.folder, [RunDir(cell.run_dir).results for cell in result.cells], console)
     console.print(f"sweep folder: {result.folder}")
     error = sweeps.summary_error(tracker)
     if error:

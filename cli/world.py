@@ -18,6 +18,9 @@ def world():
               help="Output folder [default: the package's artifacts folder].")
 @click.option("--alpha", type=float, default=None,
               help="Difficulty knob: weight of the language-specific embedding part (0 = fully shared).")
+@click.option("--consequences", type=float, default=None,
+              help="Share of pretraining documents that end with a consequence pair: an event, negated half the "
+                   "time, then the state its polarity implies (0 = the shipped world).")
 @click.option("--small", is_flag=True, help="A reduced world (2 layers, few steps) for tests.")
 @click.option("--layers", type=int, default=None, help="Encoder layers.")
 @click.option("--steps", type=int, default=None, help="MLM pretraining steps.")
@@ -27,13 +30,17 @@ def world():
               help="Rebuild one step of an existing world: 'adapters' retrains the language adapters on the "
                    "encoder and tokenizer already in the folder (same seed and settings); 'data' rewrites the task "
                    "data; either keeps every other file and updates the manifest.")
-def build(seed, out, alpha, small, layers, steps, adapter_steps, threads, only):
+def build(seed, out, alpha, consequences, small, layers, steps, adapter_steps, threads, only):
     """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
     from unfreeze_core.world import artifacts_dir
     from unfreeze_core.world.build import BuildConfig, build as run_build
 
     cfg = BuildConfig.small(seed) if small else BuildConfig(seed=seed)
-    for name, value in (("alpha", alpha), ("layers", layers), ("mlm_steps", steps),
+    if consequences is not None and not 0 <= consequences <= 1:
+        from unfreeze_core.errors import UnfreezeError
+
+        raise UnfreezeError(f"--consequences is a share of documents, from 0 to 1 (got {consequences})")
+    for name, value in (("alpha", alpha), ("consequences", consequences), ("layers", layers), ("mlm_steps", steps),
                         ("adapter_steps", adapter_steps), ("threads", threads)):
         if value is not None:
             setattr(cfg, name, value)

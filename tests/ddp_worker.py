@@ -1,7 +1,7 @@
 """Run under ``torchrun --nproc_per_node 2``: train with several unfreeze events, dump each rank's weights.
 
-argv: data_dir out_dir [--no-rewrap]. ``--no-rewrap`` skips the DDP re-wrap after an unfreeze
-(the control that shows why it is needed).
+argv: data_dir out_dir [--no-rewrap] [--fun]. ``--no-rewrap`` skips the DDP re-wrap after an unfreeze
+(the control that shows why it is needed); ``--fun`` trains with FUN (``fisher_batches=2``) instead of random.
 """
 
 import json
@@ -22,8 +22,9 @@ def main():
     data_dir, out_dir = sys.argv[1], Path(sys.argv[2])
     if "--no-rewrap" in sys.argv:
         Trainer.rewrap = lambda self: None
-    config = RunConfig(task="nli", model="tiny", adapter="madx", selector="random", k=3, steps=24, batch_size=8,
-                       lr=1e-2, output_dir=str(out_dir), log_every=4)
+    fun = "--fun" in sys.argv
+    config = RunConfig(task="nli", model="tiny", adapter="madx", selector="fisher" if fun else "random", k=3,
+                       steps=24, batch_size=8, lr=1e-2, output_dir=str(out_dir), log_every=4, fisher_batches=2)
     config.options["task"] = {"data_dir": data_dir, "languages": ["en"], "eval_limit": 8}
     config.options["adapter"] = {"lang_adapters": "fresh"}
     plugins = get_plugins()

@@ -15,7 +15,7 @@ from unfreeze_core.integrations.transformers import UnfreezeCallback
 def main():
     out = Path(sys.argv[1])
     model, tokenizer = tiny_classifier(seed=0)
-    callback = UnfreezeCallback(model, selector="fisher", k=2, selector_options={"fisher_batches": 2},
+    callback = UnfreezeCallback(model, selector="fisher", k=2,
                                 fisher_every=4, fisher_batches=2)
     args = training_args(out / "trainer", max_steps=10, ddp_backend="gloo", weight_decay=0.1)
     snaps = Snapshots(callback.units)

@@ -62,19 +62,54 @@ def test_resume_without_checkpoint_is_a_clear_error(nli_dir, tmp_path):
         trainer(make_config(nli_dir, tmp_path), tmp_path / "empty").run(resume=True)
 
 
-def test_cli_resume_reads_the_run_directorys_own_config(nli_dir, tmp_path):
+def test_cli_resume_of_an_unfinished_run_ends_bit_identical(nli_dir, tmp_path, monkeypatch):
+    """A FUN run that dies right after its step-4 checkpoint (no results, no schedule yet), resumed with
+    `unfreeze run --resume DIR` (which reads the folder's own config.yaml), ends with exactly the files of
+    an unbroken run: weights, schedule with FUN's scores, every log line, results."""
     from click.testing import CliRunner
 
     from unfreeze_cli.main import cli
 
-    args = ["run", "--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir", str(nli_dir), "--selector", "topdown",
-            "--k", "2", "--steps", "10", "--checkpoint-every", "4", "--output-dir", str(tmp_path)]
-    assert CliRunner().invoke(cli, args).exit_code == 0
-    run_dir = tmp_path / "nli-madx-topdown" / "seed1"
-    first = json.loads((run_dir / "results.json").read_text())
-    result = CliRunner().invoke(cli, ["run", "--resume", str(run_dir)])
-    assert result.exit_code == 0, result.output
-    assert json.loads((run_dir / "results.json").read_text())["selector"] == first["selector"] == "topdown"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("log_every: 2\n")
+
+    def run(out):
+        args = ["run", "--config", str(settings), "--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir",
+                str(nli_dir), "--selector", "fisher", "--fisher-batches", "2", "--k", "2", "--steps", "10",
+                "--checkpoint-every", "4", "--fisher-every", "3", "--output-dir", str(out)]
+        return CliRunner().invoke(cli, args), out / "nli-madx-fisher-exact" / "seed1"
+
+    done, whole = run(tmp_path / "whole")
+    assert done.exit_code == 0, done.output
+    real_save = checkpoint.save
+
+    def save_then_die(run_dir, **state):
+        real_save(run_dir, **state)
+        if state["step"] == 4:
+            raise Died
+
+    monkeypatch.setattr(checkpoint, "save", save_then_die)
+    died, broken = run(tmp_path / "broken")
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    assert died.exit_code == 1 and "Died" in died.output, died.output  # reported as an unexpected error
+    assert checkpoint.load(broken)["step"] == 4 and not (broken / "results.json").exists()
+    assert not (broken / "schedule.json").exists()
+    resumed = CliRunner().invoke(cli, ["run", "--resume", str(broken)])
+    assert resumed.exit_code == 0, resumed.output
+
+    a, b = checkpoint.load(whole), checkpoint.load(broken)
+    assert a["step"] == b["step"] == 10 and a["weights"].keys() == b["weights"].keys()
+    for name, value in a["weights"].items():
+        assert torch.equal(value, b["weights"][name]), name
+    events = json.loads((broken / "schedule.json").read_text())
+    assert [e["step"] for e in events if "scores" in e] == [0, 2, 4]  # the step-4 decision made after resuming
+    assert (whole / "schedule.json").read_text() == (broken / "schedule.json").read_text()
+    lines = lambda d: [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"}
+                       for line in (d / "log.jsonl").read_text().splitlines()]
+    assert [(line["step"], "fisher" in line) for line in lines(broken)] == \
+        [(0, True), (2, False), (3, True), (4, False), (6, False), (6, True), (8, False), (9, True), (10, False)]
+    assert lines(whole) == lines(broken)
+    assert json.loads((whole / "results.json").read_text()) == json.loads((broken / "results.json").read_text())
     missing = CliRunner().invoke(cli, ["run", "--resume", str(tmp_path)])
     assert missing.exit_code == 1 and "no config.yaml" in missing.output
 

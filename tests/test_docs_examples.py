@@ -62,7 +62,7 @@ def test_the_backend_and_estimator_examples_equal_exact_and_run_fun(registered, 
     from unfreeze_core.models import load_model
     from unfreeze_core.tasks.classification import XNLI
 
-    registered(block("register_adapter_backends"), "doc_backend")
+    registered(block("class IA3("), "doc_backend")
     registered(block("register_fisher_estimators"), "doc_estimator")
     registries = get_plugins().registries()
     backend = registries["adapter_backends"].get("ia3")()
@@ -82,13 +82,14 @@ def test_the_backend_and_estimator_examples_equal_exact_and_run_fun(registered, 
     exact = fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(1))
     assert set(mine) == set(exact) and all(abs(mine[u] - exact[u]) <= 1e-5 * exact[u] for u in exact)
 
-    config = RunConfig(task="nli", model="tiny", adapter="ia3", selector="fisher", k=2, steps=8, batch_size=4,
-                       output_dir=str(tmp_path / "runs"), checkpoint_every=0)
+    config = RunConfig(task="nli", model="tiny", adapter="ia3", selector="fisher", fisher="loop", fisher_batches=1,
+                       k=2, steps=8, batch_size=4, output_dir=str(tmp_path / "runs"), checkpoint_every=0)
     config.options["task"] = {"data_dir": str(nli_dir), "train_limit": 16, "eval_limit": 8, "languages": ["en"]}
-    run_all(config, [(None, "estimator", "loop"), ("fisher", "max_examples", "4"), (None, "fisher_batches", "1")])
+    run_all(config, [("fisher", "max_examples", "4")])
     run_dir = tmp_path / "runs" / "nli-ia3-fisher-loop" / "seed1"
-    assert json.loads((run_dir / "plugins.json").read_text())["fisher"] == {
-        "name": "loop", "plugin": "doc_estimator", "version": None}
+    recorded = json.loads((run_dir / "plugins.json").read_text())
+    assert recorded["fisher"] == recorded["scored_by"] == {
+        "name": "loop", "plugin": "doc_estimator", "version": None, "options": {"max_examples": 4}}
     assert all("scores" in e for e in json.loads((run_dir / "schedule.json").read_text())[:-1])
 
 
@@ -109,3 +110,102 @@ def test_the_task_example_trains_and_evaluates(registered, tmp_path):
     config.options["adapter"] = {"lang_adapters": "fresh"}
     [result] = run_all(config)
     assert result["task"] == "pawsx" and set(result["scores"]) == {"en", "de", "el"}
+
+
+def test_the_prefix_tuning_backend_passes_the_engines_checks_and_runs_fun(registered, tmp_path, nli_dir):
+    from unfreeze_core.testing import check_backend
+
+    registered(block("class LayerPrefixes("), "doc_prefixes")
+    cls = get_plugins().registries()["adapter_backends"].get("layer-prefixes")
+    units = check_backend(cls, {"prefix_length": "4"})
+    assert sorted(units) == [0, 1, 2, 3]
+    config = RunConfig(task="nli", model="tiny", adapter="layer-prefixes", selector="fisher", k=2, steps=8,
+                       batch_size=4, fisher_batches=1, output_dir=str(tmp_path / "runs"), checkpoint_every=0,
+                       options={"task": {"data_dir": str(nli_dir), "train_limit": 16, "eval_limit": 8,
+                                         "languages": ["en"]}})
+    run_all(config, [(None, "prefix_length", "4")])
+    [run_dir] = list((tmp_path / "runs").glob("nli-layer-prefixes-fisher*/seed1"))
+    events = json.loads((run_dir / "schedule.json").read_text())
+    assert sorted(u for e in events for u in e["units"]) == [0, 1, 2, 3] and "scores" in events[0]
+    assert (run_dir / "task_adapter" / "prefix0").is_dir()
+
+
+def _reference_table(first_header: str) -> list[str]:
+    section = DOC[DOC.index("## Reference: every hook and helper"):DOC.index("## Compatibility")]
+    table = section[section.index(f"| {first_header} |"):].split("\n\n")[0]
+    rows = [line.split("|")[1] for line in table.splitlines()[2:]]
+    return [name for cell in rows for name in re.findall(r"`(\w+)", cell)]
+
+
+def test_the_reference_lists_every_hook_of_hookspecs_and_no_other():
+    from unfreeze_core import hookspecs
+
+    hooks = sorted(n for n in dir(hookspecs) if n.startswith(("register_", "on_")))
+    assert sorted(_reference_table("hook")) == hooks
+
+
+def test_the_reference_lists_every_public_name_and_no_other():
+    import unfreeze_core
+
+    assert sorted(_reference_table("name")) == sorted(unfreeze_core.__all__)
+
+
+def test_the_one_import_block_imports_every_public_name():
+    import unfreeze_core
+
+    [imports] = re.findall(r"from unfreeze_core import \((.*?)\)", DOC, re.S)
+    names = re.findall(r"\b([A-Za-z_]\w*)\b", re.sub(r"#.*", "", imports))
+    assert set(names) <= set(unfreeze_core.__all__)
+    assert set(unfreeze_core.__all__) - set(names) <= {"Plugin", "first_line"}
+
+
+# -- every flag and extra the docs name exists ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PASSES_FLAGS_ON = {("install",)}  # `unfreeze install` hands unknown flags to pip
+
+
+def _command_mentions():
+    """(file:line, command words, flags) for every `unfreeze CMD [SUB] ... --flag` in a span of the docs."""
+    import click
+
+    from unfreeze_cli.main import cli
+
+    for path in DOC_FILES:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for m in re.finditer(r"\bunfreeze ((?:[a-z][a-z-]* ?){1,2})([^`|\n]*)", line):
+                cmd, used = cli, []
+                for word in m.group(1).split():
+                    if isinstance(cmd, click.Group) and word in cmd.commands:
+                        cmd, used = cmd.commands[word], used + [word]
+                    else:
+                        break
+                flags = re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", m.group(2))
+                if used and flags:
+                    yield f"{path.name}:{n}", tuple(used), cmd, flags
+
+
+def test_every_flag_the_docs_give_a_command_exists():
+    missing = []
+    for where, used, cmd, flags in _command_mentions():
+        known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+        if used in PASSES_FLAGS_ON:
+            continue
+        missing += [f"{where}: unfreeze {' '.join(used)} {flag}" for flag in flags if flag not in known]
+    assert not missing, missing
+
+
+def test_the_walk_finds_the_commands_flags():
+    found = {(used, flag) for _, used, _, flags in _command_mentions() for flag in flags}
+    assert {(("run",), "--adapter"), (("run",), "--report-to"), (("sweep",), "--dry-run")} <= found
+
+
+def test_every_extra_the_docs_name_exists():
+    import tomllib
+
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    named = {e for path in DOC_FILES for group in re.findall(r'\.\[([a-z,]+)\]', path.read_text())
+             for e in group.split(",")}
+    assert named and named <= extras, sorted(named - extras)
+    assert {"peft", "mlflow", "wandb", "trackio", "ray", "slurm", "tensorboard"} <= extras

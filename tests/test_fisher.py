@@ -175,7 +175,7 @@ def test_exact_handles_ia3_natively_and_other_modules_by_a_loop(adapter, kind):
 
 def test_exact_takes_the_gram_branch_and_equals_the_loop(monkeypatch):
     """Short sequences against wide layers: ||Σ_t g_t a_tᵀ||² through Gram matrices, checked against the loop."""
-    import unfreeze_core.fisher as fisher
+    import unfreeze_core.fisher.norms as fisher
 
     calls = {"gram": 0, "outer": 0}
     for name in ("gram", "outer"):
@@ -300,3 +300,63 @@ def test_stop_when_ranked_reads_only_the_batches_it_needs():
     never = StopWhenRanked(Exact(), list(full), z=0, min_batches=2)
     assert fisher_scores(model, backend, task, never, data, torch.Generator().manual_seed(4)) == pytest.approx(full)
     assert never.batches_used == 6
+
+
+def test_the_engines_usage_example_runs():
+    """The runnable example in ``unfreeze_core.fisher.capture``'s docstring (also in docs/fisher.md)."""
+    import doctest
+
+    import unfreeze_core.fisher.capture as capture
+
+    result = doctest.testmod(capture, raise_on_error=False)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def analytic_fisher(model, backend, task, data):
+    """Eq. 1 with the expectation over ŷ taken exactly: per example, Σ_y p(y|x)·||∇ log p(y|x)||² over every
+    class y (one backward per example and class), averaged over examples; also the Monte-Carlo variance of
+    one draw per example, per unit, for the standard error of a mean over seeds."""
+    model = model.eval()
+    units = train_only_units(model, backend)
+    params = {u: [p for _, p in ps] for u, ps in units.items()}
+    mean, var, count = {u: 0.0 for u in units}, {u: 0.0 for u in units}, 0
+    for batch in data:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        for i in range(inputs["input_ids"].shape[0]):
+            (logits,) = task.output_distributions(model(**{k: v[i:i + 1] for k, v in inputs.items()}))
+            logp = torch.log_softmax(logits.double(), -1)[0]
+            values = {u: [] for u in units}
+            for y in range(logp.shape[0]):
+                grads = torch.autograd.grad(logp[y], [p for ps in params.values() for p in ps], retain_graph=True)
+                it = iter(grads)
+                for u, ps in params.items():
+                    values[u].append(sum(float(next(it).double().pow(2).sum()) for _ in ps))
+            p = logp.exp().detach()
+            for u in units:
+                v = torch.tensor(values[u], dtype=torch.float64)
+                first = float((p * v).sum())
+                mean[u] += first
+                var[u] += float((p * v * v).sum()) - first ** 2
+            count += 1
+    return {u: m / count for u, m in mean.items()}, {u: v / count ** 2 for u, v in var.items()}
+
+
+def test_exact_averaged_over_sampling_seeds_is_the_analytic_fisher_trace():
+    """E_ŷ of ``exact`` is Σ_y p(y|x)·||∇ log p(y|x)||²: the mean over 300 sampling seeds lies within 4.5
+    standard errors (computed from the exact per-class values) of it, on a 3-class model whose head is
+    sharpened so that p(y|x) is far from uniform."""
+    model, backend = tiny("madx", "classification", seed=1)
+    with torch.no_grad():  # p(y|x) far from uniform and varying with x, so which ŷ are drawn matters
+        model.heads["task"][-1].weight.mul_(3.0)
+        model.heads["task"][-1].bias.copy_(torch.tensor([1.0, 0.0, -1.0]))
+    task, data = HeadTask("classification"), batches("classification", n=2, size=4, seed=1)
+    want, var = analytic_fisher(model, backend, task, data)
+    seeds = 300
+    runs = [fisher_scores(model, backend, task, Exact(), data, torch.Generator().manual_seed(s)) for s in range(seeds)]
+    argmax = fisher_scores(model, backend, task, Exact(Exact.Options(labels="argmax")), data)
+    stderr = {u: (var[u] / seeds) ** 0.5 for u in want}
+    for u in want:
+        mean = sum(r[u] for r in runs) / seeds
+        assert stderr[u] < 0.03 * want[u], "too few seeds for the test to see a wrong expectation"
+        assert abs(mean - want[u]) < 4.5 * stderr[u], (u, mean, want[u], stderr[u])
+    assert any(abs(argmax[u] - want[u]) > 10 * stderr[u] for u in want)  # another label rule is told apart

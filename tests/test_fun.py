@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import unfreeze_core.training as training  # noqa: E402
+from unfreeze_core.api import FisherEstimator  # noqa: E402
 from unfreeze_core.components import build  # noqa: E402
 from unfreeze_core.config import RunConfig  # noqa: E402
 from unfreeze_core.plugins import get_plugins  # noqa: E402
@@ -28,10 +29,7 @@ def train(config, run_dir, option_pairs=()):
     from accelerate import Accelerator
 
     plugins = get_plugins()
-    pairs = list(option_pairs)
-    if config.selector == "fisher" and not any(key == "fisher_batches" for _, key, _ in pairs):
-        pairs.append(("selector", "fisher_batches", "2"))
-    parts = build(config, plugins, pairs)
+    parts = build(config, plugins, list(option_pairs))  # FUN reads the run's fisher_batches (2)
     trainer = training.Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=run_dir, hook=plugins.hook)
     trainer.run()
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -87,8 +85,8 @@ def test_fun_in_place_equals_fun_on_a_deep_copy(nli_dir, tmp_path, monkeypatch):
 
 
 def test_fun_options_top_first_and_estimator(nli_dir, tmp_path):
-    config = config_for(nli_dir, tmp_path, selector="fisher")
-    _, run = train(config, tmp_path / "top", [("selector", "top_first", "true"), (None, "estimator", "official")])
+    config = config_for(nli_dir, tmp_path, selector="fisher", fisher="official")
+    _, run = train(config, tmp_path / "top", [("selector", "top_first", "true")])
     events = json.loads((run / "schedule.json").read_text())
     assert events[0] == {"step": 0, "units": [3]}
     assert all("scores" in e for e in events[1:-1])
@@ -98,33 +96,29 @@ def test_fun_rejects_an_unknown_estimator(nli_dir, tmp_path):
     from unfreeze_core.errors import UnfreezeError
 
     with pytest.raises(UnfreezeError, match="nope"):
-        train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "x", [(None, "estimator", "nope")])
+        train(config_for(nli_dir, tmp_path, selector="fisher", fisher="nope"), tmp_path / "x")
 
 
 # -- FUN's defaults follow the paper (issue 11, item 3) ------------------------------------------------
 
 
-class Streaming:
+class Streaming(FisherEstimator):
     """Per-example values where unit 1 leads unit 0 by far: sequential stopping would stop at once."""
 
     def stream(self, model, *, units, unit_modules, task, batches, generator=None):
         for _ in batches:
             yield {0: torch.full((4,), 1.0) + torch.rand(4) * 0.01, 1: torch.full((4,), 5.0) + torch.rand(4) * 0.01}
 
-    def estimate(self, model, **kwargs):
-        values = list(self.stream(model, **kwargs))
-        return {u: float(torch.cat([v[u] for v in values]).mean()) for u in (0, 1)}
-
 
 def fun_batches_read(options):
     from unfreeze_core.api import SelectionContext
     from unfreeze_selectors.fun import FUN
 
-    selector = FUN(FUN.Options(fisher_batches=12, **options))
+    selector = FUN(FUN.Options(**options))
     selector.check(2)
     used = {}
 
-    def fisher(batches, estimator):
+    def fisher(batches=12, estimator=None):  # 12: the run's fisher_batches
         wrapped = estimator(Streaming())
         scores = wrapped.estimate(None, units={0: [], 1: []}, unit_modules={}, task=None, batches=list(range(batches)))
         used["batches"] = wrapped.batches_used
@@ -158,16 +152,22 @@ def test_train_batches_never_feed_an_example_twice():
 
     with pytest.raises(UnfreezeError, match="map-style"):
         next(TrainBatches(iter(data), 8, None, seed=1)(2, step=0))
+    # step batches of 8 handed on in micro-batches of 3: the same examples in the same order
+    micro = TrainBatches(data, 8, lambda rows: {"idx": torch.tensor([r["idx"] for r in rows])}, seed=1, micro=3)
+    chunks = [b["idx"].tolist() for b in micro(5, step=0)]
+    assert [len(c) for c in chunks] == micro.sizes(5) == [3, 3, 2, 3, 3, 2, 3, 1]
+    assert [i for c in chunks for i in c] == [i for b in whole for i in b]
+    assert micro.sizes(2) == [3, 3, 2, 3, 3, 2] and micro.available() == 3
 
 
 def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_path, caplog):
     config = config_for(nli_dir, tmp_path, selector="fisher", fisher_every=4, fisher_batches=5)
     config.options["task"]["train_limit"] = 16  # two batches of 8
     with caplog.at_level("WARNING", logger="unfreeze"):
-        _, run = train(config, tmp_path / "small", [("selector", "fisher_batches", "5")])
+        _, run = train(config, tmp_path / "small")
     events = json.loads((run / "schedule.json").read_text())
     scored = [e for e in events if "scores" in e]
-    assert scored and all(e["batches"] == 2 and e["train_examples"] == 16 for e in scored)
+    assert scored and all(e["batches"] == 2 and e["examples"] == e["train_examples"] == 16 for e in scored)
     tracked = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "fisher" in line]
     assert tracked and all(r["batches"] == 2 and r["train_examples"] == 16 for r in tracked)
     warnings = [r.getMessage() for r in caplog.records if "each estimate uses every example once" in r.getMessage()]
@@ -175,6 +175,113 @@ def test_a_small_training_set_is_used_once_and_the_record_says_so(nli_dir, tmp_p
 
 
 def test_fun_events_record_the_batches_read(nli_dir, tmp_path):
-    _, run = train(config_for(nli_dir, tmp_path, selector="fisher"), tmp_path / "fun", [("selector", "fisher_batches", "3")])
+    _, run = train(config_for(nli_dir, tmp_path, selector="fisher", fisher_batches=3), tmp_path / "fun")
     scored = [e for e in json.loads((run / "schedule.json").read_text()) if "scores" in e]
-    assert scored and all(e["batches"] == 3 and "train_examples" not in e for e in scored)
+    assert scored and all(e["batches"] == 3 and e["examples"] == 24 and "train_examples" not in e for e in scored)
+
+
+# -- FUN scores the live model (issue 17, item 6) ---------------------------------------------------------
+
+
+def test_fun_scores_the_live_model_at_each_select(nli_dir, tmp_path):
+    """Each decision's recorded scores equal Eq. 1 computed independently (no controller, no fisher_scores) on
+    the weights the model had at that step; the weights move between decisions, so scoring a stale copy
+    (of step 0 or of any earlier decision) cannot pass."""
+    import copy
+
+    from accelerate import Accelerator
+    from unfreeze_fisher import Exact
+
+    from unfreeze_core.fisher import estimation_mode
+
+    config = config_for(nli_dir, tmp_path, selector="fisher")
+    plugins = get_plugins()
+    parts = build(config, plugins)  # FUN reads the run's fisher_batches (2)
+    snapshots = {}
+
+    def progress(done, *rest):  # after `done` updates: the weights SELECT at step `done` must score
+        if done % config.k == 0:
+            snapshots[done] = copy.deepcopy(trainer.inner_model)
+
+    trainer = training.Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=tmp_path / "fun",
+                               hook=plugins.hook, progress=progress)
+    trainer.run()
+    events = {e["step"]: e for e in json.loads((tmp_path / "fun" / "schedule.json").read_text()) if "scores" in e}
+    assert sorted(events) == [0, 2, 4]
+
+    def eq1(model, step):
+        units = parts.backend.units(model)
+        data = list(trainer.unfreezer.batches(2, step))
+        with estimation_mode(model, units), torch.enable_grad():
+            return Exact().estimate(model, units=units, unit_modules=parts.backend.unit_modules(model),
+                                    task=parts.task, batches=data,
+                                    generator=torch.Generator().manual_seed(0 * 7_919 + step))  # ŷ: seed·7919 + step
+
+    for step in (2, 4):
+        recorded = {int(u): s for u, s in events[step]["scores"].items()}
+        assert recorded == pytest.approx(eq1(snapshots[step], step), rel=1e-5), step
+    live, stale = eq1(snapshots[4], 4), eq1(snapshots[2], 4)
+    assert any(abs(live[u] - stale[u]) > 1e-3 * live[u] for u in live), "the weights did not move between SELECTs"
+
+
+# -- FUN's estimate at the paper's size: batches of the optimizer step (issue 17, item 4) ------------------
+
+
+def test_accumulation_reads_the_same_examples_and_decides_alike(nli_dir, tmp_path, monkeypatch):
+    """--batch-size 8 as one batch or as 4 accumulated micro-batches of 2: FUN's estimate reads 2 batches of 8
+    examples either way (handed to the estimator as 2 or 8 micro-batches) and, on the same (initial) model,
+    gives the same scores and the same decision."""
+    from unfreeze_fisher import Exact
+
+    seen = []
+    original = Exact.stream
+
+    def spy(self, model, *, batches, **kwargs):
+        seen[-1].append([len(b["input_ids"]) for b in batches])
+        return original(self, model, batches=batches, **kwargs)
+
+    monkeypatch.setattr(Exact, "stream", spy)
+    events = {}
+    for accum in (1, 4):
+        seen.append([])
+        _, run = train(config_for(nli_dir, tmp_path, selector="fisher", grad_accum=accum), tmp_path / f"accum{accum}")
+        events[accum] = json.loads((run / "schedule.json").read_text())
+    assert seen[0][0] == [8, 8] and seen[1][0] == [2] * 8
+    one, four = events[1][0], events[4][0]  # step 0: both runs score the same initial weights
+    assert one["step"] == four["step"] == 0
+    assert one["examples"] == four["examples"] == 16 and one["batches"] == four["batches"] == 2
+    assert one["units"] == four["units"]
+    assert {u: s for u, s in four["scores"].items()} == pytest.approx(one["scores"], rel=1e-5)
+    assert all(e["examples"] == 16 for runs in events.values() for e in runs if "scores" in e)
+
+
+def fun_in_processes(nli_dir, out, processes: int) -> dict:
+    """tests/ddp_worker.py --fun on ``processes`` CPU processes (torchrun, gloo, 127.0.0.1); rank 0's record."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = [str(Path(__file__).with_name("ddp_worker.py")), str(nli_dir), str(out), "--fun"]
+    if processes == 1:
+        cmd = [sys.executable, *worker]
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+               "--master_addr", "127.0.0.1", "--master_port", str(port), *worker]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "rank0.json").read_text())
+
+
+def test_two_processes_read_the_same_examples_and_decide_alike(nli_dir, tmp_path):
+    """--batch-size 8 on one process or split 4 + 4 over two: each FUN estimate reads 2 batches of 8 examples
+    (on the main process), and on the same initial model the first decision and its scores are the same."""
+    one = fun_in_processes(nli_dir, tmp_path / "one", 1)["events"]
+    two = fun_in_processes(nli_dir, tmp_path / "two", 2)["events"]
+    assert one[0]["step"] == two[0]["step"] == 0
+    assert one[0]["examples"] == two[0]["examples"] == 16 and one[0]["units"] == two[0]["units"]
+    assert two[0]["scores"] == pytest.approx(one[0]["scores"], rel=1e-5)
+    assert all(e["examples"] == 16 for e in one + two if "scores" in e)

@@ -158,7 +158,6 @@ def test_typed_records_reach_their_hooks_and_match_the_log(nli_dir, tmp_path):
                        fisher_batches=2, eval_every=4, output_dir=str(tmp_path))
     config.options["task"] = {"data_dir": str(nli_dir), "eval_limit": 8, "train_limit": 32, "languages": ["en"]}
     config.options["adapter"] = {"lang_adapters": "fresh"}
-    config.options["selector"] = {"fisher_batches": 2}
     plugins, typed = get_plugins(), Typed()
     plugins.register(typed, name="typed")
     try:

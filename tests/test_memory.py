@@ -31,11 +31,11 @@ def test_fun_on_one_process_never_copies_the_model(nli_dir, tmp_path, monkeypatc
     monkeypatch.setattr(controller, "fisher_scores",
                         lambda *a, **kw: estimates.append(kw.get("in_place")) or scores(*a, **kw))
     config = RunConfig(task="nli", model="tiny", adapter="madx", selector="fisher", batch_size=8, k=2, steps=8,
-                       output_dir=str(tmp_path / "runs"))
+                       fisher_batches=2, output_dir=str(tmp_path / "runs"))
     config.options["task"] = {"data_dir": str(nli_dir), "eval_limit": 8, "train_limit": 48, "languages": ["en"]}
     config.options["adapter"] = {"lang_adapters": "fresh"}
     plugins = get_plugins()
-    parts = build(config, plugins, [("selector", "fisher_batches", "2")])
+    parts = build(config, plugins)
     Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=tmp_path / "run", hook=plugins.hook).run()
     assert estimates == [True, True, True]  # three FUN decisions (4 units), each on the live model
     with pytest.raises(AssertionError, match="a copy"):  # the guard itself works

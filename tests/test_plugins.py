@@ -157,3 +157,122 @@ def test_one_public_import_gives_everything_a_plugin_needs_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- a failing plugin is named (issue 19, item 5) ------------------------------------------------------------
+
+
+class Failing:
+    """A throw-away plugin whose hook ``hook`` raises (or whose selector ``boom`` raises in select)."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    @hookimpl
+    def on_run_start(self, run_dir, config):
+        if self.hook == "on_run_start":
+            raise RuntimeError("no licence for this run")
+
+    @hookimpl
+    def on_loss(self, record):
+        if self.hook == "on_loss":
+            raise RuntimeError("cannot reach the dashboard")
+
+    @hookimpl
+    def on_evaluate(self, lang, scores):
+        if self.hook == "on_evaluate":
+            raise RuntimeError("cannot store the scores")
+
+    @hookimpl
+    def register_selectors(self, register):
+        register("boom", Boom)
+
+    @hookimpl
+    def register_adapter_backends(self, register):
+        from unfreeze_madx import MadX
+
+        class BadSave(MadX):
+            def save(self, model, directory):
+                raise RuntimeError("adapter could not be written")
+
+        register("bad-save", BadSave)
+
+
+class Boom(Selector):
+    def select(self, ctx):
+        raise RuntimeError("selector exploded")
+
+
+def run_tiny(nli_dir, out, *extra):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    args = ["run", "--model", "tiny", "-o", "lang_adapters=fresh", "--steps", "4", "--k", "1", "--batch-size", "8",
+            "--data-dir", str(nli_dir), "--languages", "en", "-o", "eval_limit=8",
+            "--output-dir", str(out), *extra]
+    return CliRunner().invoke(cli, args)
+
+
+@pytest.mark.parametrize("hook,selector,where", [
+    ("on_run_start", "standard", "Failing.on_run_start: RuntimeError: no licence for this run"),
+    ("on_loss", "standard", "Failing.on_loss: RuntimeError: cannot reach the dashboard"),
+    ("on_evaluate", "standard", "Failing.on_evaluate: RuntimeError: cannot store the scores"),
+    (None, "boom", "Boom.select: RuntimeError: selector exploded"),
+    ("save", "standard", "BadSave.save: RuntimeError: adapter could not be written"),
+])
+def test_an_exception_in_a_plugin_names_the_plugin_and_the_hook(hook, selector, where, nli_dir, tmp_path):
+    from unfreeze_core.plugins import get_plugins
+
+    plugins = get_plugins()
+    plugins.register(Failing(hook), name="failing-plugin")
+    try:
+        result = run_tiny(nli_dir, tmp_path / "runs", "--selector", selector,
+                          *(["--adapter", "bad-save"] if hook == "save" else []))
+    finally:
+        plugins.unregister("failing-plugin")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == f"Error: plugin 'failing-plugin' failed in {where}", result.stderr
+    if hook == "on_run_start":  # a run refused before it started leaves nothing
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*"))
+
+
+def test_an_unforeseen_error_of_unfreeze_is_still_a_bug_to_report():
+    from unfreeze_core.plugins import describe_unexpected, load_plugins
+
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        line = describe_unexpected(exc)
+    assert line.startswith("unexpected KeyError") and "a bug" in line and load_plugins()
+
+
+def test_a_tracker_that_cannot_start_leaves_no_folder(nli_dir, tmp_path, monkeypatch):
+    from unfreeze_core import runner
+
+    def refuse(*args, **kwargs):
+        raise UnfreezeError("--report-to tensorboard: cannot start the tracker: offline")
+
+    monkeypatch.setattr(runner, "Trackers", refuse)
+    monkeypatch.setattr(runner, "accelerator_kwargs", lambda names, logging_dir: {})
+    result = run_tiny(nli_dir, tmp_path / "runs", "--report-to", "tensorboard")
+    assert result.exit_code == 1 and "cannot start the tracker" in result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*"))
+
+
+def test_a_plugin_named_in_load_plugins_that_does_not_exist_is_missing(monkeypatch):
+    monkeypatch.setenv("UNFREEZE_LOAD_PLUGINS", "selectors,no-such-plugin")
+    loaded = load_plugins()
+    row = next(r for r in loaded.info() if r.name == "no-such-plugin")
+    assert row.error.startswith("missing: no installed plugin is named 'no-such-plugin'")
+    assert "selectors" not in loaded.failures
+
+
+def test_debug_shows_the_traceback_of_a_plugin_that_failed_to_import(broken_distribution, monkeypatch, capsys):
+    load_plugins()
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("UNFREEZE_DEBUG", "1")
+    load_plugins()
+    err = capsys.readouterr().err
+    assert "plugin 'broken' failed to import" in err and "Traceback" in err and "this plugin is broken" in err

@@ -61,7 +61,7 @@ def test_show_lists_options_with_types_and_defaults():
     result = unfreeze("plugins", "show", "fisher")  # the plugin unfreeze-fisher and the selector fisher
     assert result.returncode == 0, result.stderr
     assert "labels: str = 'sample'" in result.stdout
-    assert "fisher_batches: int = 40" in result.stdout and "estimator: str | None = None" in result.stdout
+    assert "top_first: bool = False" in result.stdout and "stop_z: float = 0.0" in result.stdout
     by_dist = unfreeze("plugins", "show", "unfreeze-madx").stdout
     assert "reduction_factor: int = 16" in by_dist
     missing = unfreeze("plugins", "show", "nope")
@@ -90,8 +90,67 @@ def test_install_and_uninstall_use_unfreezes_own_python(monkeypatch):
 
     monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args) or Done())
     assert CliRunner().invoke(cli, ["install", "my-selector", "-U"]).exit_code == 0
-    assert CliRunner().invoke(cli, ["uninstall", "my-selector"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["uninstall", "unfreeze-ray"]).exit_code == 0
     assert calls == [[sys.executable, "-m", "pip", "install", "my-selector", "--upgrade"],
-                     [sys.executable, "-m", "pip", "uninstall", "-y", "my-selector"]]
+                     [sys.executable, "-m", "pip", "uninstall", "-y", "unfreeze-ray"]]
     refused = CliRunner().invoke(cli, ["uninstall", "unfreeze"])
     assert refused.exit_code == 1 and "refusing" in refused.output
+
+
+def test_install_passes_pip_flags_through(monkeypatch):
+    from click.testing import CliRunner
+
+    from unfreeze_cli import install as install_cmd
+    from unfreeze_cli.main import cli
+
+    calls = []
+
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args) or Done())
+    result = CliRunner().invoke(cli, ["install", "--no-deps", "./my-plugin", "-c", "constraints.txt"])
+    assert result.exit_code == 0, result.output
+    assert calls == [[sys.executable, "-m", "pip", "install", "--no-deps", "./my-plugin", "-c", "constraints.txt"]]
+    assert CliRunner().invoke(cli, ["install", "--no-deps"]).exit_code == 2  # flags but no package
+
+
+@pytest.mark.parametrize("name,line", [
+    ("gradnorm", "Error: no distribution 'gradnorm' is installed"),
+    ("standard", "Error: the selector 'standard' of plugin 'selectors' is not a distribution: "
+                 "unfreeze uninstall unfreeze-selectors"),
+    ("selectors", "Error: plugin 'selectors' is not a distribution: unfreeze uninstall unfreeze-selectors"),
+])
+def test_uninstalling_a_plugin_name_says_which_distribution_and_fails(monkeypatch, name, line):
+    from click.testing import CliRunner
+
+    from unfreeze_cli import install as install_cmd
+    from unfreeze_cli.main import cli
+
+    calls = []
+    monkeypatch.setattr(install_cmd.subprocess, "run", lambda args, **kw: calls.append(args))
+    result = CliRunner().invoke(cli, ["uninstall", name])
+    assert result.exit_code == 1 and result.output.strip().startswith(line) and "\n" not in result.output.strip()
+    assert calls == []  # pip never ran
+
+
+@pytest.mark.parametrize("kind", ["selector", "backend", "estimator", "task", "launcher"])
+def test_a_new_plugin_package_passes_its_own_tests_out_of_the_box(tmp_path, kind):
+    made = unfreeze("plugins", "new", kind, f"my-{kind}", "--dir", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / f"unfreeze-my-{kind}"
+    assert (root / "pyproject.toml").read_text().count(f'unfreeze_my_{kind} = "unfreeze_my_{kind}"') == 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
+                           str(root / "tests")], capture_output=True, text=True, env=env, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+
+
+def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
+    assert unfreeze("plugins", "new", "selector", "mine", "--dir", str(tmp_path)).returncode == 0
+    again = unfreeze("plugins", "new", "selector", "mine", "--dir", str(tmp_path))
+    assert again.returncode == 1 and again.stderr.strip().startswith("Error: ") and "exists" in again.stderr
+    bad = unfreeze("plugins", "new", "selector", "My Selector", "--dir", str(tmp_path))
+    assert bad.returncode == 1 and "lowercase letters" in bad.stderr

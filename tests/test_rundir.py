@@ -18,7 +18,7 @@ from unfreeze_core.rundir import LOCK, LockedError, RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FILES = ("config.yaml", "results.json", "schedule.json", "log.jsonl", "plugins.json", "fisher.jsonl",
-             "checkpoint.safetensors", "checkpoint.pt", "task_adapter", "sweep.json", "unfreeze_state.json")
+             "checkpoint.safetensors", "checkpoint.pt", "task_adapter", "sweep.json", "unfreeze.json")
 
 
 def test_no_run_file_name_is_spelled_outside_rundir():

@@ -2,6 +2,9 @@
 
 import pytest
 
+from unfreeze_core.api import Selector
+from unfreeze_core.config import RunConfig
+from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.options import parse_options
 from unfreeze_core.schedule import Schedule, plan
 from unfreeze_selectors import LPFT, BottomUp, Permutation, Random, Standard, Surgical, TopDown
@@ -92,3 +95,49 @@ def test_state_round_trip_resumes_a_random_schedule_exactly():
 def test_k_must_be_positive():
     with pytest.raises(ValueError):
         Schedule(make(TopDown), 4, 0)
+
+
+# -- the selector declares its schedule's extent (issue 17, item 5) --------------------------------------------
+
+
+class HoldAll(Selector):
+    """A third party's static selector: a fixed half of the units from step 0, declared ``static``."""
+
+    static = True
+
+    def select(self, ctx):
+        return list(range(ctx.num_units // 2))
+
+
+class Twice(Selector):
+    """A third party's selector that declares its own extent: half the units at 0, the rest at step k."""
+
+    def schedule_extent(self, k, num_units):
+        return k
+
+    def select(self, ctx):
+        return list(range(ctx.num_units // 2)) if ctx.step == 0 else ctx.frozen
+
+
+def test_lpft_k_800_with_12_units_fits_2000_steps():
+    Schedule(LPFT(), 12, 800).check_budget(2000)  # everything is trainable at step 800
+    with pytest.raises(UnfreezeError, match="last unfreezing is at step 800"):
+        Schedule(LPFT(), 12, 800).check_budget(799)
+    assert plan(LPFT(), 12, 800, 2000)[-1] == {"step": 800, "units": list(range(12))}
+
+
+def test_the_budget_asks_the_selector_not_its_name():
+    Schedule(HoldAll(), 12, 800).check_budget(1)  # static: no schedule to cover, whatever its name
+    Schedule(Twice(), 12, 800).check_budget(800)
+    with pytest.raises(UnfreezeError, match="shorter than k·L = 800·12 = 9600"):
+        Schedule(TopDown(), 12, 800).check_budget(2000)  # the default extent: one unit every k steps
+
+
+def test_a_paper_task_asks_for_k_only_when_the_selector_uses_it():
+    from unfreeze_core.presets import check_budget
+
+    given = frozenset({"task", "steps", "lr"})
+    config = RunConfig(task="xnli", selector="x", given=given)
+    check_budget(config, HoldAll())  # a third party's static selector needs no --k
+    with pytest.raises(UnfreezeError, match="give --k"):
+        check_budget(config, Twice())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from sweep_fixtures import world_grid
 from unfreeze_cli.main import cli
 from unfreeze_core import grid as grids
 from unfreeze_core import sweep as sweeps
-from unfreeze_core.config import build_config
+from unfreeze_core.grid import build_config
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.hookspecs import hookimpl
 from unfreeze_core.launchers import Launcher
@@ -23,7 +22,6 @@ from unfreeze_core.plugins import get_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "configs" / "paper"
-FINDINGS = ROOT / "configs" / "world" / "findings.yaml"
 
 
 def by_id(cells):
@@ -110,10 +108,12 @@ def test_table1_presets_hold_table3(task, model, tmp_path):
 
 def test_every_preset_resolves_and_counts_its_cells(tmp_path):
     counts = {}
-    for path in sorted((ROOT / "configs").rglob("*.yaml")):
-        if path == FINDINGS:
-            continue  # a study file (several grids in a fixed order), run by bench/findings.py: the next test
-        counts[path.relative_to(ROOT / "configs").as_posix()] = len(grids.cells(grids.load_grid(path), tmp_path))
+    from unfreeze_core.presets import paper_folder
+
+    files = {f"paper/{p.relative_to(paper_folder()).as_posix()}": p for p in paper_folder().rglob("*.yaml")}
+    files.update({f"world/{p.name}": p for p in (ROOT / "configs" / "world").glob("*.yaml")})
+    for name, path in sorted(files.items()):
+        counts[name] = len(grids.cells(grids.load_grid(path), tmp_path))
     assert counts["paper/lora/xnli-mbert.yaml"] == 3 * 4 and counts["paper/mdeberta/xcopa.yaml"] == 2 * 4
     assert counts["paper/lowdata/xquad-xlmr.yaml"] == 3 * 3 * 4
     assert counts["world/nli.yaml"] == 4 * 4
@@ -121,22 +121,6 @@ def test_every_preset_resolves_and_counts_its_cells(tmp_path):
     lora = {c.point["selector"]: c.settings for c in grids.cells(grids.load_grid(PAPER / "lora" / "xcopa-xlmr.yaml"),
                                                                    tmp_path) if c.point["seed"] == 1}
     assert (lora["topdown"]["k"], lora["fisher"]["k"], lora["fisher"]["lr"]) == (100, 200, 1e-4)  # Table 15
-
-
-def test_the_findings_study_expands_to_valid_run_configs(tmp_path):
-    """Every cell of configs/world/findings.yaml (bench/findings.py's format) is a valid `unfreeze run --config`."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from findings import expand
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    cells = expand(yaml.safe_load(FINDINGS.read_text()))
-    assert {study for study, _, _ in cells} >= {"nli", "copa", "qa"}
-    for n, (study, name, settings) in enumerate(cells):
-        path = tmp_path / f"{n}.yaml"
-        path.write_text(yaml.safe_dump(settings))
-        config, _ = build_config(str(path), {}, [])
-        assert config.task == settings["task"] and len(config.seeds) == 1, (study, name)
 
 
 def test_a_paper_task_without_a_budget_is_refused_with_its_preset():

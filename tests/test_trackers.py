@@ -20,7 +20,7 @@ def test_report_to_tensorboard_logs_every_kind_of_record(nli_dir, tmp_path):
 
     result = run_cli(["--model", "tiny", "-o", "lang_adapters=fresh", "--data-dir", str(nli_dir), "--languages", "en,de",
                       "-o", "task.train_limit=48", "-o", "task.eval_limit=8", "--selector", "fisher",
-                      "-o", "selector.fisher_batches=2", "--k", "2", "--steps", "8", "--batch-size", "8",
+                      "--fisher-batches", "2", "--k", "2", "--steps", "8", "--batch-size", "8",
                       "--fisher-every", "4", "--fisher-batches", "2", "--eval-every", "4",
                       "--report-to", "tensorboard", "--output-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -94,7 +94,7 @@ def test_fun_events_and_fisher_go_through_trainer_log_tensorboard_and_schedule_j
             self.heard.append(("fisher", record.step))
 
     model, tokenizer = tiny_classifier()
-    callback = UnfreezeCallback(model, selector="fisher", k=2, selector_options={"fisher_batches": 2},
+    callback = UnfreezeCallback(model, selector="fisher", k=2,
                                 fisher_every=4, fisher_batches=2)
     args = training_args(tmp_path, max_steps=8, report_to=["tensorboard"], logging_dir=str(tmp_path / "tb"))
     trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),
@@ -196,3 +196,134 @@ def test_resume_from_checkpoint_restores_the_schedule(tmp_path):
     assert resumed == whole and len(whole) == 4
     assert all(torch.allclose(weights[u], weights_resumed[u]) for u in weights)
     assert json.loads((tmp_path / "broken" / "schedule.json").read_text()) == whole
+
+
+def _run_random(out, *, seed, resume=None, die_at=None, save_steps=4):
+    model, tokenizer = tiny_classifier()
+    callback = UnfreezeCallback(model, selector="random", k=2, seed=seed)
+    args = training_args(out, max_steps=10, save_strategy="steps", save_steps=save_steps)
+    trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),
+                      data_collator=DataCollatorWithPadding(tokenizer), callbacks=[DieAt(die_at)])
+    callback.add_to(trainer)
+    trainer.train(resume_from_checkpoint=resume)
+    return callback.schedule.events
+
+
+def test_resume_reads_the_checkpoint_it_is_given_not_a_stale_one_in_output_dir(tmp_path):
+    import shutil
+
+    whole = _run_random(tmp_path / "whole", seed=1)
+    with pytest.raises(Died):
+        _run_random(tmp_path / "a", seed=1, die_at=6)
+    moved = tmp_path / "elsewhere" / "ckpt"
+    moved.parent.mkdir()
+    shutil.move(str(tmp_path / "a" / "checkpoint-4"), str(moved))
+    with pytest.raises(Died):  # another run's checkpoint-4, with another schedule, left in the output folder
+        _run_random(tmp_path / "stale", seed=7, die_at=6)
+    stale = json.loads((tmp_path / "stale" / "schedule.json").read_text())
+    assert [e["units"] for e in stale] != [e["units"] for e in whole[:len(stale)]]
+    resumed = _run_random(tmp_path / "stale", seed=1, resume=str(moved))
+    assert resumed == whole
+
+
+def test_a_checkpoint_without_the_callbacks_state_is_one_line(tmp_path):
+    model, tokenizer = tiny_classifier()
+    args = training_args(tmp_path, max_steps=4, save_strategy="steps", save_steps=4)
+    Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),
+            data_collator=DataCollatorWithPadding(tokenizer)).train()
+    with pytest.raises(UnfreezeError, match=r"^resuming at step 4: the checkpoint holds no unfreezing schedule"):
+        _run_random(tmp_path / "again", seed=1, resume=str(tmp_path / "checkpoint-4"))
+
+
+def test_overlapping_units_are_refused_naming_the_unit():
+    model, _ = tiny_classifier()
+    layers = model.roberta.encoder.layer
+    mapping = {0: [layers[0].output.adapters["task"]], 1: [layers[0].output.adapters["task"].adapter_up]}
+    with pytest.raises(UnfreezeError, match=r"^UnfreezeCallback: units 0 and 1 both hold roberta\.encoder\.layer\.0\."
+                                            r"output\.adapters\.task\.adapter_up\.weight"):
+        UnfreezeCallback(model, selector="topdown", units=mapping)
+
+
+def test_units_naming_peft_wrapped_layers_are_refused_their_base_weights_untouched():
+    pytest.importorskip("peft")
+    from peft import LoraConfig, get_peft_model
+    from transformers import XLMRobertaForSequenceClassification
+
+    from unfreeze_core.models import byte_tokenizer, tiny_config
+
+    config = tiny_config("tiny", byte_tokenizer())
+    model = get_peft_model(XLMRobertaForSequenceClassification(config),
+                           LoraConfig(task_type="SEQ_CLS", r=4, target_modules=["query", "value"]))
+    frozen = {n: p.requires_grad for n, p in model.named_parameters()}
+    mapping = {i: [f"base_model.model.roberta.encoder.layer.{i}.attention.self.query"] for i in range(4)}
+    with pytest.raises(UnfreezeError, match=r"^UnfreezeCallback: unit 0 holds base_model\.model\.roberta\.encoder\."
+                                            r"layer\.0\.attention\.self\.query\.base_layer\.weight, a frozen weight"):
+        UnfreezeCallback(model, selector="topdown", units=mapping)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == frozen  # nothing made trainable
+    with pytest.raises(UnfreezeError, match=r"^the model has PEFT adapters: give backend='peft-lora'"):
+        UnfreezeCallback(model, selector="topdown")
+
+
+def test_a_model_with_neither_adapters_nor_units_is_one_line():
+    from transformers import XLMRobertaForSequenceClassification
+
+    from unfreeze_core.models import byte_tokenizer, tiny_config
+
+    model = XLMRobertaForSequenceClassification(tiny_config("tiny", byte_tokenizer()))
+    with pytest.raises(UnfreezeError, match=r"^the model has neither adapters nor units"):
+        UnfreezeCallback(model, selector="topdown")
+
+
+def test_fsdp_and_deepspeed_are_refused_before_training(tmp_path):
+    """Trainer sets is_fsdp_enabled / is_deepspeed_enabled from TrainingArguments(fsdp=..., deepspeed=...); neither
+    can be built on a CPU without deepspeed installed, so the flags are set as the Trainer would set them."""
+    model, tokenizer = tiny_classifier()
+    callback = UnfreezeCallback(model, selector="topdown", k=2)
+    for flag, line in [("is_fsdp_enabled", "FSDP"), ("is_deepspeed_enabled", "DeepSpeed")]:
+        trainer = Trainer(model=model, args=training_args(tmp_path, max_steps=8),
+                          train_dataset=tiny_dataset(tokenizer, 16), data_collator=DataCollatorWithPadding(tokenizer))
+        setattr(trainer, flag, True)
+        with pytest.raises(UnfreezeError, match=rf"^UnfreezeCallback does not support {line}"):
+            callback.add_to(trainer)
+        assert callback not in trainer.callback_handler.callbacks
+
+
+def test_the_unfreeze_settings_reach_the_trackers_and_the_output_folder(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model, tokenizer = tiny_classifier()
+    callback = UnfreezeCallback(model, selector="topdown", k=2)
+    args = training_args(tmp_path / "out", max_steps=8, report_to=["tensorboard"], logging_dir=str(tmp_path / "tb"))
+    trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer),
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    callback.add_to(trainer)
+    trainer.train()
+    settings = json.loads((tmp_path / "out" / "unfreeze.json").read_text())
+    assert settings["selector"] == "topdown" and settings["k"] == 2 and settings["units"] == 4
+    assert json.loads((tmp_path / "out" / "schedule.json").read_text()) == callback.schedule.events
+    acc = EventAccumulator(str(next((tmp_path / "tb").rglob("events.out.tfevents.*"))))
+    acc.Reload()
+    [text] = acc.Tensors("model_config/text_summary")
+    logged = text.tensor_proto.string_val[0].decode()
+    assert '"unfreeze"' in logged and '"selector": "topdown"' in logged
+
+
+def test_zero_shot_after_trainer_train_gives_the_per_language_table(tmp_path):
+    from unfreeze_core.integrations.evaluate import zero_shot
+    from unfreeze_core.tasks.classification import NLI
+
+    model, tokenizer = tiny_classifier()
+    callback = UnfreezeCallback(model, selector="topdown", k=2)
+    trainer = Trainer(model=model, args=training_args(tmp_path, max_steps=8), train_dataset=tiny_dataset(tokenizer),
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    callback.add_to(trainer)
+    trainer.train()
+    options = {"languages": ["en", "qa", "qc"], "eval_limit": 16}
+    results = zero_shot(model, tokenizer, "nli", task_options=options, output_dir=tmp_path,
+                        name={"selector": "topdown", "seed": 0}, quiet=True)
+    assert list(results["scores"]) == ["en", "qa", "qc"]
+    task = NLI(NLI.Options(**options))
+    assert results["scores"]["qa"] == task.evaluate(model, tokenizer, "qa", batch_size=8, device="cpu")["accuracy"]
+    assert results["avg_xling"] == pytest.approx((results["scores"]["qa"] + results["scores"]["qc"]) / 2)
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))

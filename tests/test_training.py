@@ -107,7 +107,7 @@ def test_end_to_end_run_writes_the_run_directory(adapter, selector, nli_dir, tmp
     assert stored["avg_xling"] == pytest.approx((stored["scores"]["de"] + stored["scores"]["el"]) / 2)
     assert stored["lowest"]["score"] == min(stored["scores"]["de"], stored["scores"]["el"])
     plugins = json.loads((run_dir / "plugins.json").read_text())
-    assert plugins["selector"] == {"name": selector, "plugin": "selectors", "version": "0.1.0"}
+    assert plugins["selector"] == {"name": selector, "plugin": "selectors", "version": "0.1.0", "options": {}}
 
 
 def test_validation_curve_is_logged_and_leaves_training_untouched(nli_dir, tmp_path):
@@ -128,13 +128,51 @@ def test_validation_curve_is_logged_and_leaves_training_untouched(nli_dir, tmp_p
 
 
 def test_same_seed_same_numbers(nli_dir, tmp_path):
-    config = tiny_config(nli_dir, tmp_path, selector="random", k=2, steps=10, seeds=[7])
+    """Two runs of one seed: the same scores, schedule and every log line (all but the wall-clock time)."""
+    config = tiny_config(nli_dir, tmp_path, selector="random", k=2, steps=10, seeds=[7], fisher_every=3)
     (first,), (second,) = run_all(config), run_all(config)  # two runs: two folders (a seed twice in one is refused)
     assert first["scores"] == second["scores"]
     logs = sorted((tmp_path / "runs").rglob("log.jsonl"))
-    assert len({p.read_text().split('"elapsed_s"')[0] for p in logs}) == 1 or \
-        [json.loads(l)["loss"] for l in logs[0].read_text().splitlines()] == \
-        [json.loads(l)["loss"] for l in logs[1].read_text().splitlines()]
+    assert len(logs) == 2
+
+    def lines(path):
+        return [{k: v for k, v in json.loads(line).items() if k != "elapsed_s"} for line in path.read_text().splitlines()]
+
+    a, b = lines(logs[0]), lines(logs[1])
+    assert len(a) == 9 and sum("loss" in line for line in a) == 5 and sum("fisher" in line for line in a) == 4
+    for line_a, line_b in zip(a, b, strict=True):
+        assert line_a == line_b
+    schedules = [p.with_name("schedule.json").read_text() for p in logs]
+    assert schedules[0] == schedules[1]
+
+
+@pytest.mark.parametrize("adapter", ["madx", "lora"])
+def test_lpft_trains_the_head_before_step_k_and_the_units_from_k(adapter, nli_dir, tmp_path):
+    """LPFT: the head is updated by every update before step k while every unit stays as it was; all units
+    move from the update after step k's SELECT."""
+    from accelerate import Accelerator
+
+    config = tiny_config(nli_dir, tmp_path, adapter=adapter, selector="lpft", k=3, steps=14)
+    plugins = get_plugins()
+    parts = build(config, plugins)
+    snaps = {}
+
+    def take(done, *rest):
+        unit_ids = {id(p) for params in trainer.prepared.units.values() for _, p in params}
+        snaps[done] = {"head": torch.cat([p.detach().flatten().clone() for p in trainer.prepared.head_params]),
+                       "units": {u: torch.cat([p.detach().flatten().clone() for _, p in params])
+                                 for u, params in trainer.prepared.units.items()}}
+        assert not {id(p) for p in trainer.prepared.head_params} & unit_ids
+
+    trainer = Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=tmp_path / "run", hook=plugins.hook,
+                      progress=take)
+    trainer.run()
+    assert trainer.schedule.events == [{"step": 3, "units": [0, 1, 2, 3]}]
+    for done in (2, 3):  # the updates at steps 1 and 2: before step k = 3
+        assert not torch.equal(snaps[done]["head"], snaps[done - 1]["head"]), done
+        assert all(torch.equal(snaps[done]["units"][u], snaps[1]["units"][u]) for u in snaps[1]["units"]), done
+    assert all(not torch.equal(snaps[4]["units"][u], snaps[3]["units"][u]) for u in snaps[3]["units"])
+    assert not torch.equal(snaps[4]["head"], snaps[3]["head"])
 
 
 def torchrun(worker_args, out):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -253,6 +254,13 @@ def test_build_small(tmp_path):
     again = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert again["files"] == m["files"] and again["task_versions"] == m["task_versions"]
 
+    # a world built before a knob existed (its manifest lacks it) is rebuilt with the knob's default
+    older = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    del older["config"]["consequences"]
+    (out / "manifest.json").write_text(json.dumps(older))
+    res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "1", "--out", str(out), "--only", "data"])
+    assert res.exit_code == 0, res.output
+
     # a corrupt manifest is one line, and the files stay as they were
     before = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     for text in ('{"seed": 1, "config": ', "[1, 2]"):
@@ -260,3 +268,23 @@ def test_build_small(tmp_path):
         res = CliRunner().invoke(world_cli, ["build", "--small", "--seed", "1", "--out", str(out), "--only", "data"])
         assert res.exit_code != 0 and "manifest of the world" in str(res.exception) and "build it whole" in str(res.exception)
         assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == before
+
+
+def test_consequence_pairs_in_the_pretraining_text():
+    """--consequences P appends, to a share P of the documents, an event and the state its polarity implies;
+    P = 0 (the shipped world) draws nothing extra, so its text is unchanged."""
+    from click.testing import CliRunner
+
+    from unfreeze_cli.world import world as world_cli
+    from unfreeze_core.world.build import corpus
+    from unfreeze_core.world.generator import CONSEQUENCES
+
+    plain, every = corpus(0, 1), corpus(0, 40, consequences=1.0)
+    for code in LANGUAGES:
+        assert every[code][0].startswith(plain[code][0]) and len(every[code][0]) > len(plain[code][0])
+    states = {state for outcomes in CONSEQUENCES.values() for (state, _) in outcomes}  # English forms = keys
+    assert all(doc.split(" . ")[-1].split()[-2] in states for doc in every["en"]), "the last sentence is the state"
+    shipped = hashlib.sha256(json.dumps(corpus(0, 20, consequences=0.0)).encode()).hexdigest()
+    assert shipped == "f51bb40c14890bc23fb02c5fd3d209c0e1a2e010f762463291a6db16fee0506b", "v2's text changed"
+    res = CliRunner().invoke(world_cli, ["build", "--small", "--consequences", "2", "--out", "/nonexistent/x"])
+    assert res.exit_code != 0 and "from 0 to 1" in str(res.exception)

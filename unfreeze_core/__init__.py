@@ -31,6 +31,7 @@ _PUBLIC = {
     "TaskAdapterBackend": "units",
     "adapter_units": "units",
     "adapter_unit_modules": "units",
+    "check_units": "backend_checks",
     # Fisher estimators and their reusable pieces
     "FisherEstimator": "api",
     "sample_labels": "fisher",
@@ -39,6 +40,8 @@ _PUBLIC = {
     "model_inputs": "fisher",
     "PerExampleSquaredNorms": "fisher",
     "per_example_sq_norms": "fisher",
+    "loop_sq_norms": "fisher",
+    "fisher_scores": "fisher",
     "StopWhenRanked": "fisher",
     # tasks
     "Task": "api",
@@ -49,8 +52,21 @@ _PUBLIC = {
     "MultipleChoice": "tasks.multiple_choice",
     "ExtractiveQA": "tasks.qa",
     "HubSplit": "tasks.data",
-    # testing a selector without a model
+    # launchers
+    "Launcher": "launchers",
+    "Job": "launchers",
+    "run_in_process": "launchers",
+    "last_error": "launchers",
+    # testing: a selector's plan without a model, the conformance checks (unfreeze_core.testing)
     "plan": "schedule",
+    "make": "testing",
+    "selector_plan": "testing",
+    "build_model": "testing",
+    "check_selector": "testing",
+    "check_backend": "testing",
+    "check_estimator": "testing",
+    "check_task": "testing",
+    "check_launcher": "testing",
 }
 
 __all__ = sorted(_PUBLIC)

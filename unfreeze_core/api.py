@@ -45,8 +45,9 @@ class SelectionContext:
     frozen: list[int]
     rng: random.Random
     fisher: Callable[..., dict[int, float]] | None = None
-    """``fisher(batches=40, estimator=None)``: tr(F) per unit on a copy of the model with every
-    unit trainable, on that many training batches; training itself is left untouched."""
+    """``fisher(batches=None, estimator=None)``: tr(F) per unit on a copy of the model with every
+    unit trainable, on that many training batches (None: the run's ``--fisher-batches``); training itself
+    is left untouched."""
     train_batches: Callable[[int], Iterator[dict]] | None = None
     """``train_batches(n)``: n training batches drawn without disturbing the training order, each
     example at most once (fewer batches when the training set is smaller)."""
@@ -55,16 +56,35 @@ class SelectionContext:
 class Selector(Plugin):
     """SELECT of Algorithm 1: which still-frozen units become trainable at step i (i mod k == 0).
 
-    ``static`` selectors decide everything at step 0, so the budget need not cover k·L steps.
+    What core needs to know about a selector, it declares here (core knows no selector by name):
+
+    - ``static``: it decides everything at step 0 (``schedule_extent`` is then 0 and ``--k`` is not needed).
+    - ``scores_with_fisher``: it scores units with the run's Fisher estimator (``--fisher``, with its
+      ``-o fisher.KEY=V`` options, on ``--fisher-batches`` batches) through ``ctx.fisher``; the run is then
+      named after that estimator and ``plugins.json`` records it as the one that scored.
+    - ``own_estimator()``: a selector that scores with an estimator object of its own returns it;
+      ``ctx.fisher`` uses it and ``plugins.json`` records it instead of the run's.
     """
 
     static: bool = False
+    scores_with_fisher: bool = False
 
     def select(self, ctx: SelectionContext) -> list[int] | Selection:
         raise NotImplementedError
 
     def check(self, num_units: int) -> None:
         """Raise ValueError when the options do not fit a model with ``num_units`` units."""
+
+    def schedule_extent(self, k: int, num_units: int) -> int:
+        """The last step at which a SELECT of this selector can still make a unit trainable: the budget
+        check refuses a run shorter than this. 0: everything is decided at step 0 (static selectors: the
+        budget need not cover any schedule). Default: k·L (one unit every k steps). LPFT returns k."""
+        return 0 if self.static else k * num_units
+
+    def own_estimator(self) -> "FisherEstimator | None":
+        """The Fisher estimator this selector scores with instead of the run's (None: the run's, when it
+        ``scores_with_fisher``)."""
+        return None
 
 
 # -- adapter backends ---------------------------------------------------------------------------
@@ -91,6 +111,15 @@ class AdapterBackend(Plugin):
         Default: one unit per layer (``num_hidden_layers``); override when a unit is something else."""
         return getattr(model_config, "num_hidden_layers", None)
 
+    trains_base_weights: bool = False
+    """True when units hold weights of the base model on purpose (BitFit, partial fine-tuning); otherwise the
+    engine refuses a unit holding a parameter the model had before ``setup`` (``backend_checks``)."""
+
+    def shared_parameters(self, model) -> list[str]:
+        """Names of trainable parameters in no unit that train from step 0 with the head (e.g. a matrix shared
+        by every layer); the engine refuses any other trainable parameter outside the units and the head."""
+        return []
+
     def activate_language(self, model, lang: str) -> None:
         """Make ``lang`` the active language for evaluation (MAD-X swaps the language adapter)."""
 
@@ -109,13 +138,41 @@ class FisherEstimator(Plugin):
     take gradients with ``torch.autograd.grad``, change no weight); ``batches`` is a list of collated
     training batches (dicts of tensors) already on the model's device, gold labels included (drop them
     with ``unfreeze_core.model_inputs``); ``generator`` is a ``torch.Generator`` on that device, or None
-    (then ``unfreeze_core.sample_labels`` uses torch's global RNG). Returns one float per key of ``units``.
-    Full contract: docs/plugins.md.
+    (then ``unfreeze_core.sample_labels`` uses torch's global RNG). Full contract: docs/plugins.md.
+
+    Implement ``estimate``, or ``stream`` (per-example values; ``estimate`` is then their mean, and
+    FUN's sequential stopping can stop early), or both.
     """
+
+    batches_used: int | None = None
+    """How many of the batches given the last ``estimate`` read; None: all of them. An estimator that may
+    stop early (``unfreeze_core.fisher.StopWhenRanked``) sets it; the controller records the examples
+    those batches hold."""
 
     def estimate(self, model, *, units: dict[int, list[tuple[str, Any]]], unit_modules: dict[int, list[Any]],
                  task: "Task", batches: list[dict], generator=None) -> dict[int, float]:
+        """One float per key of ``units``. Default: the mean of ``stream``'s values over every example."""
+        if not self.streams:
+            raise NotImplementedError(f"{type(self).__name__} implements neither estimate nor stream")
+        totals, count = {u: 0.0 for u in units}, 0
+        for values in self.stream(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
+                                  generator=generator):
+            for u in totals:
+                totals[u] += float(values[u].double().sum())
+            count += next(iter(values.values())).shape[0] if values else 0
+        return {u: t / max(count, 1) for u, t in totals.items()}
+
+    def stream(self, model, *, units: dict[int, list[tuple[str, Any]]], unit_modules: dict[int, list[Any]],
+               task: "Task", batches: list[dict], generator=None) -> Iterator[dict[int, Any]]:
+        """Optional: per batch, {unit: [B] tensor of per-example values} whose mean over all examples is
+        tr(F) (Eq. 1: ||∇ log p(ŷ_i|x_i)||² of the unit's parameters). A streaming estimator lets FUN
+        stop reading batches once its decision is clear (``StopWhenRanked``)."""
         raise NotImplementedError
+
+    @property
+    def streams(self) -> bool:
+        """Whether this estimator implements ``stream``."""
+        return type(self).stream is not FisherEstimator.stream
 
 
 # -- tasks ----------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
 
     from . import checkpoint, signals
     from .components import build
-    from .config import build_config
+    from .grid import build_config
     from .plugins import get_plugins
     from .preflight import preflight
     from .process import close, make_accelerator, quiet_libraries, set_threads
@@ -61,11 +61,12 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
             with folder.lock() if main else nullcontext():  # from the first read: a second writer is refused
                 quiet_libraries()
                 config, _ = build_config(folder.config, {"threads": threads}, [])
+                set_threads(config)
+                parts = build(config, get_plugins())
+                config = parts.config  # resolved once: what the run is
                 state = checkpoint.load(folder.path) if folder.resumable() else None
                 if state is not None:
                     check(state, config.as_dict(), folder.path)
-                set_threads(config)
-                parts = build(config, get_plugins())
                 preflight(config, parts, folder=folder.path)
                 accelerator = make_accelerator(config, folder.path)
                 result = run_seed(config, parts, accelerator, config.seeds[0], folder.path, console or Console(),
@@ -100,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         return signals.exit_code(exc)
     except Exception as exc:  # the traceback goes to the cell's log; the last line is what the sweep records
         traceback.print_exc()
-        print(f"Error: {type(exc).__name__}: {first_line(exc, '')}", file=sys.stderr)
+        from .plugins import blame
+
+        print(f"Error: {blame(exc) or type(exc).__name__ + ': ' + first_line(exc, '')}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,9 +1,20 @@
-"""The resolved configuration of a run: defaults < YAML file < command-line flags."""
+"""A run's configuration: defaults < YAML file < command-line flags, validated and frozen.
+
+``RunConfig`` holds the settings of one run. ``config_from_values`` makes one from a file's or a grid
+cell's settings; ``components.resolve`` then looks the plugins up, routes ``-o`` options to the plugin
+that declares them and stores them with their declared types, and returns the *resolved* configuration:
+nothing changes it afterwards (a ``RunConfig`` is frozen; a resolved one's options are read-only too).
+``config_yaml`` is the one writer of what a run folder's ``config.yaml`` holds. This module imports
+nothing of unfreeze above ``errors`` and ``options``.
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +25,46 @@ from .options import parse_options
 
 PLUGIN_KINDS = ("task", "adapter", "selector", "fisher")
 MAX_SEED = 2**32 - 1
+TRACKERS = ("tensorboard", "wandb", "mlflow", "trackio", "aim", "comet_ml", "clearml", "dvclive", "swanlab")
+"""The experiment trackers ``--report-to`` accepts (accelerate's)."""
+MAX_YAML_NODES = 1_000_000
+"""A YAML file whose aliases expand to more values than this is refused (an alias bomb), not expanded."""
 
 
-@dataclass
+class FrozenDict(dict):
+    """A read-only dict (a resolved configuration's options): every change raises TypeError."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a resolved configuration is frozen: make a new RunConfig (dataclasses.replace) instead")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __reduce__(self):
+        return FrozenDict, (dict(self),)
+
+    def __deepcopy__(self, memo):
+        return FrozenDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+
+def freeze(value):
+    """``value`` with every mapping read-only and every list a tuple."""
+    if isinstance(value, Mapping):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def plain(value):
+    """``value`` with every mapping a dict and every tuple a list (what YAML and JSON write)."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
 class RunConfig:
     task: str = "nli"
     model: str = "world"
@@ -46,6 +94,10 @@ class RunConfig:
     report_to: list[str] = field(default_factory=list)
     """Experiment trackers through accelerate (tensorboard, wandb, mlflow, trackio ...); empty: none."""
     options: dict[str, dict] = field(default_factory=lambda: {kind: {} for kind in PLUGIN_KINDS})
+    """Plugin kind -> the options given to that plugin (resolved: with their declared types, read-only)."""
+    given: frozenset[str] | None = field(default=None, compare=False, repr=False)
+    """The settings a file or flag gave explicitly (the budget check of a paper task); None: made in code.
+    Not a setting: ``as_dict`` leaves it out."""
 
     DEFAULT_STEPS = 600
 
@@ -83,15 +135,13 @@ class RunConfig:
             bad("--checkpoint-every must be >= 0 (0: no checkpoints)")
         if not self.seeds:
             bad("give at least one seed")
-        from .trackers import NAMES
-
         for name in self.report_to:
-            if name not in NAMES:
-                bad(f"--report-to {name}: unknown tracker (known: {', '.join(NAMES)})")
+            if name not in TRACKERS:
+                bad(f"--report-to {name}: unknown tracker (known: {', '.join(TRACKERS)})")
         for seed in self.seeds:
             if not 0 <= seed <= MAX_SEED:
                 bad(f"seed {seed} is outside 0..2**32-1 (the range numpy and torch accept)")
-        twice = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        twice = sorted(s for s, n in Counter(self.seeds).items() if n > 1)  # linear: a grid may hold 10,000 seeds
         if twice:
             bad(f"seed {twice[0]} is given twice: each seed is one run")
         if self.weight_decay < 0 or self.max_grad_norm < 0:
@@ -104,7 +154,69 @@ class RunConfig:
         return self
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every setting as plain dicts and lists (``given`` is not a setting)."""
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "given"}
+
+    def replace(self, **changes) -> "RunConfig":
+        """A copy with ``changes`` (a frozen configuration is never changed in place)."""
+        return dataclasses.replace(self, **changes)
+
+
+def config_yaml(config: RunConfig, seed: int, batch_split: dict | None = None) -> str:
+    """What a run folder's ``config.yaml`` holds: the resolved configuration of one seed, and (not a
+    setting) how ``--batch-size`` was split over processes and accumulation."""
+    values = {**config.as_dict(), "seeds": [seed]}
+    if batch_split is not None:
+        values["batch_split"] = batch_split
+    return yaml.safe_dump(values, sort_keys=False)
+
+
+class YamlBomb(ValueError):
+    """A YAML document whose aliases expand beyond ``MAX_YAML_NODES`` values or refer to themselves."""
+
+
+def _expanded_size(root) -> int:
+    """How many values the YAML node graph ``root`` holds once every alias is expanded (memoized: an alias
+    bomb is measured without being expanded); ValueError for an alias that contains itself."""
+    sizes, open_ = {}, set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            children = node.value if isinstance(node, yaml.SequenceNode) else \
+                [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise YamlBomb("an alias refers to the node that contains it")
+        open_.add(key)
+        stack.append((node, True))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((c, False) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((c, False) for pair in node.value for c in pair)
+    return sizes[id(root)]
+
+
+def load_yaml_text(text: str):
+    """``yaml.safe_load`` that refuses (ValueError) a document whose aliases expand to more than
+    ``MAX_YAML_NODES`` values or refer to themselves."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node)
+        if size > MAX_YAML_NODES:
+            raise YamlBomb(f"its aliases expand to {size:.3g} values (more than {MAX_YAML_NODES:,}): "
+                             f"an alias bomb?")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -113,15 +225,19 @@ def read_yaml(path: str | Path) -> dict:
     if path.is_dir():
         raise UnfreezeError(f"config file {path} is a folder, not a YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml_text(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise UnfreezeError(f"config file not found: {path}") from None
     except UnicodeDecodeError as exc:
         raise UnfreezeError(f"config file {path} is not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UnfreezeError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except YamlBomb as exc:
+        raise UnfreezeError(f"config file {path} is refused: {exc}") from None
     except (yaml.YAMLError, ValueError) as exc:  # a bad explicit tag (`lr: !!float abc`) raises ValueError
         raise UnfreezeError(f"config file {path} is not valid YAML: {first_line(exc)}") from None
+    except RecursionError:
+        raise UnfreezeError(f"config file {path} is nested too deeply") from None
     if not isinstance(data, dict):
         raise UnfreezeError(f"config file {path} must hold a mapping of settings")
     if "seed" in data:
@@ -141,32 +257,21 @@ def split_option(text: str) -> tuple[str | None, str, str]:
     return (kind or None), name.strip(), value
 
 
-def build_config(file: str | None, flags: dict, options: list[str]) -> tuple[RunConfig, list[tuple]]:
-    """A RunConfig from a YAML file and flags (None = not given); ``-o`` pairs are returned for routing."""
-    values = read_yaml(file) if file else {}
-    if "axes" in values:  # a grid file (configs/paper/...): the point named by the flags
-        from .grid import run_values
-
-        values = run_values(values, Path(file), flags, options)
-    values.update({k: v for k, v in flags.items() if v is not None})
-    config = config_from_values(values, file)
-    return config, [split_option(o) for o in options]
-
-
 def config_from_values(values: dict, source=None) -> RunConfig:
-    """A validated RunConfig from settings (a YAML file's, a grid cell's): plugin ``options`` blocks merged,
-    a paper task's budget checked (``presets``). ``source`` names the file in messages."""
-    from .presets import check_budget
-
+    """A validated RunConfig from settings (a YAML file's, a grid cell's, flags): plugin ``options`` blocks
+    merged, the given settings recorded. Not yet resolved (``components.resolve``). ``source`` names the
+    file in messages."""
     values = dict(values)
     blocks = values.pop("options", None) or {}
     if not isinstance(blocks, dict):
         raise UnfreezeError(f"options in {source or 'the settings'} must be a mapping of blocks "
                             f"({', '.join(PLUGIN_KINDS)}), got {blocks!r}")
+    given = frozenset(values)
+    values.pop("given", None)
     config = parse_options(RunConfig, values, "config")
+    options = {kind: {} for kind in PLUGIN_KINDS}
     for kind, block in blocks.items():
         if not isinstance(block, dict):
             raise UnfreezeError(f"options.{kind} must be a mapping")
-        config.options.setdefault(kind, {}).update(block)
-    check_budget(config, set(values))
-    return config.validate()
+        options.setdefault(kind, {}).update(block)
+    return config.replace(options=options, given=given).validate()

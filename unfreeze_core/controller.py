@@ -47,29 +47,62 @@ class TrainBatches:
     """Training batches for a selector's services, from a data loader of their own seeded by
     (seed, step): the training loop's order and RNG are untouched. One shuffled pass at most: ``n``
     batches never hold the same example twice; a training set smaller than ``n`` batches gives every
-    example once (fewer batches)."""
+    example once (fewer batches).
 
-    def __init__(self, dataset, batch_size: int, collate, seed: int, device=None):
+    ``batch_size`` is the optimizer step's batch (every process and accumulation step together), so an
+    estimate on ``n`` batches reads the same examples whatever the accumulation and the number of
+    processes; each is handed on in ``micro``-batches of at most that many examples (default: whole),
+    the size one process's forward takes in training, so an estimate needs no more memory than a step.
+    """
+
+    def __init__(self, dataset, batch_size: int, collate, seed: int, device=None, micro: int | None = None):
         self.dataset, self.batch_size, self.collate, self.seed, self.device = dataset, batch_size, collate, seed, device
+        self.micro = min(micro or batch_size, batch_size)
 
     def available(self) -> int:
         """Batches in one pass over the training set."""
         return -(-len(self.dataset) // self.batch_size)
 
-    def __call__(self, n: int, step: int) -> Iterator[dict]:
-        import itertools
+    def sizes(self, n: int) -> list[int]:
+        """Examples in each micro-batch that ``self(n, step)`` yields, in order (any step)."""
+        total, out = len(self.dataset), []
+        for start in range(0, min(n * self.batch_size, total), self.batch_size):
+            whole = min(self.batch_size, total - start)
+            out += [min(self.micro, whole - i) for i in range(0, whole, self.micro)]
+        return out
 
+    def __call__(self, n: int, step: int) -> Iterator[dict]:
+        """``n`` step batches (fewer when the set is smaller), as micro-batches: ``len(self.sizes(n))`` dicts."""
         import torch
 
         if not hasattr(self.dataset, "__getitem__") or not hasattr(self.dataset, "__len__"):
             raise UnfreezeError("training batches for a selector need a map-style training dataset (with len and "
                                 "indexing), not an iterable one")
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True,
-                                             generator=generator, collate_fn=self.collate)
-        for batch in itertools.islice(loader, n):
+        sampler = _MicroBatches(torch.utils.data.RandomSampler(self.dataset, generator=generator), self.batch_size,
+                                self.micro, n)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, generator=generator,
+                                             collate_fn=self.collate)
+        for batch in loader:
             yield {k: v.to(self.device) if hasattr(v, "to") and self.device is not None else v
                    for k, v in batch.items()}
+
+
+class _MicroBatches:
+    """The first ``n`` batches of ``batch_size`` indices from ``sampler``, each cut into chunks of ``micro``.
+    With ``micro == batch_size`` this is exactly ``DataLoader(shuffle=True, batch_size=batch_size)``'s order."""
+
+    def __init__(self, sampler, batch_size: int, micro: int, n: int):
+        self.sampler, self.batch_size, self.micro, self.n = sampler, batch_size, micro, n
+
+    def __iter__(self):
+        import itertools
+
+        from torch.utils.data import BatchSampler
+
+        for indices in itertools.islice(BatchSampler(self.sampler, self.batch_size, drop_last=False), self.n):
+            for i in range(0, len(indices), self.micro):
+                yield indices[i:i + self.micro]
 
 
 class Unfreezer:
@@ -82,8 +115,10 @@ class Unfreezer:
     """
 
     def __init__(self, selector, units: dict, *, k: int, seed: int = 0, backend=None, task=None, estimator=None,
-                 batches: TrainBatches | None = None):
-        self.units, self.backend, self.task, self.estimator = units, backend, task, estimator
+                 batches: TrainBatches | None = None, fisher_batches: int = 40):
+        self.units, self.backend, self.task = units, backend, task
+        self.estimator = selector.own_estimator() or estimator  # a selector's own estimator is the one that scores
+        self.fisher_batches = fisher_batches
         self.seed, self.batches = seed, batches
         self.last_estimate, self._warned_short = None, False
         self.schedule = Schedule(selector, len(units), k, seed)
@@ -119,7 +154,8 @@ class Unfreezer:
         if state.is_main_process:
             self.last_estimate = None
             events = len(schedule.events)
-            schedule.advance(step, fisher=lambda batches=40, estimator=None: self.fisher(model, step, batches, estimator),
+            schedule.advance(step, fisher=lambda batches=None, estimator=None: self.fisher(
+                                 model, step, batches or self.fisher_batches, estimator),
                              train_batches=lambda n: self.train_batches(n, step))
             if self.last_estimate and len(schedule.events) > events:
                 schedule.events[-1].update(self.last_estimate)  # how much data the decision read
@@ -142,12 +178,17 @@ class Unfreezer:
         return self.batches(n, step)
 
     def fisher(self, model, step: int, batches: int = 40, estimator=None) -> dict[int, float]:
-        """tr(F) per unit with every unit trainable: in place (state saved and restored) on one process,
-        on a copy under several processes (DDP)."""
+        """tr(F) per unit with every unit trainable, on ``batches`` batches of the optimizer step's size: in
+        place (state saved and restored) on one process, on a copy under several processes (DDP).
+        ``estimator``: a ``FisherEstimator`` to use instead of the run's, or a function from the run's
+        estimator to one (a selector's wrapper, e.g. FUN's ``StopWhenRanked``). ``last_estimate`` then
+        says how many batches and examples it read."""
         import torch
 
-        if estimator is not None and not hasattr(estimator, "estimate"):
-            estimator = estimator(self.estimator)  # a selector's wrapper around the run's estimator
+        from .api import FisherEstimator
+
+        if estimator is not None and not isinstance(estimator, FisherEstimator):
+            estimator = estimator(self.estimator)
         estimator = estimator or self.estimator
         if estimator is None:
             raise UnfreezeError("no Fisher estimator is installed (pip install plugins/unfreeze-fisher)")
@@ -157,17 +198,28 @@ class Unfreezer:
             else next(model.parameters()).device
         generator = torch.Generator(device=device).manual_seed(self.seed * 7_919 + step)
         data = list(self.train_batches(batches, step))
+        estimator.batches_used = None
         scores = fisher_scores(model, self.backend, self.task, estimator, data, generator,
                                in_place=_state().num_processes == 1)
-        self.last_estimate = {"batches": getattr(estimator, "batches_used", None) or len(data)}
-        if len(data) < batches:
-            examples = len(self.batches.dataset)
-            self.last_estimate["train_examples"] = examples
+        self.last_estimate = self._read(batches, estimator.batches_used)
+        return scores
+
+    def _read(self, asked: int, used: int | None) -> dict:
+        """The record of what an estimate read: ``batches`` (of the step's size; the last one may have been
+        read in part when the estimate stopped early), ``examples``, and ``train_examples`` when the training
+        set held fewer than the batches asked for."""
+        sizes = self.batches.sizes(asked)
+        examples = sum(sizes if used is None else sizes[:used])
+        read = {"batches": -(-examples // self.batches.batch_size), "examples": examples}
+        if self.batches.available() < asked:
+            total = len(self.batches.dataset)
+            read["train_examples"] = total
             if not self._warned_short:
                 self._warned_short = True
-                logger.warning(f"tr(F): the training set has {examples} examples, fewer than {batches} batches of "
-                               f"{self.batches.batch_size}; each estimate uses every example once ({len(data)} batches)")
-        return scores
+                logger.warning(f"tr(F): the training set has {total} examples, fewer than {asked} batches of "
+                               f"{self.batches.batch_size}; each estimate uses every example once "
+                               f"({self.batches.available()} batches)")
+        return read
 
     def track(self, model, step: int, batches: int):
         """A ``FisherRecord``: tr(F) per unit, its sum over trainable units and that sum per trainable unit

@@ -72,6 +72,7 @@ def finish(trainer) -> dict | None:
     model = trainer.inner_model
     if acc.is_main_process:
         folder.write_json(SCHEDULE, trainer.schedule.events)
+        folder.adapter.mkdir(exist_ok=True)  # the contract: save gets a folder that exists
         parts.backend.save(model, folder.adapter)
     scores = zero_shot(model, parts.backend, parts.task, trainer.prepared.tokenizer, trainer.prepared.languages,
                        batch_size=trainer.config.eval_batch_size, device=acc.device, accelerator=acc,

@@ -46,8 +46,9 @@ class FisherRecord:
     """tr(F) of every unit at ``step`` (before that step's update), measured with every unit trainable.
 
     ``fisher_sum`` sums it over the units trainable at that step; ``fisher_per_trainable`` divides that
-    sum by their number. ``batches``: training batches the estimate read; ``train_examples``: set when
-    the training set was smaller than the batches asked for (every example used once)."""
+    sum by their number. ``batches``: training batches (of the optimizer step's size) the estimate read;
+    ``examples``: the examples they held; ``train_examples``: set when the training set was smaller than
+    the batches asked for (every example used once)."""
 
     hook: ClassVar[str] = "on_fisher"
 
@@ -57,12 +58,15 @@ class FisherRecord:
     fisher_per_trainable: float
     trainable_units: list[int]
     batches: int
+    examples: int | None = None
     train_examples: int | None = None
 
     def as_dict(self) -> dict:
         line = {"step": self.step, "fisher": {str(u): s for u, s in sorted(self.fisher.items())},
                 "fisher_sum": self.fisher_sum, "fisher_per_trainable": self.fisher_per_trainable,
                 "trainable_units": list(self.trainable_units), "batches": self.batches}
+        if self.examples is not None:
+            line["examples"] = self.examples
         if self.train_examples is not None:
             line["train_examples"] = self.train_examples
         return line

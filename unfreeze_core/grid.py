@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .config import PLUGIN_KINDS, RunConfig, config_from_values, read_yaml
+from .config import PLUGIN_KINDS, RunConfig, config_from_values, read_yaml, split_option
 from .errors import UnfreezeError
 from .options import parse_options
+from .presets import locate
 
 IGNORED_FOR_IDENTITY = ("output_dir", "checkpoint_every", "threads", "log_every", "batch_split")
 """Settings that do not change what a cell computes: a cell run with other values is still the same cell."""
@@ -88,7 +90,7 @@ def parse_grid(values: dict, path: Path) -> Grid:
     resources = parse_options(Resources, values.pop("resources", None), f"{path}: resources")
     launcher = dict(values.pop("launcher", None) or {"name": "local"})
     launcher.setdefault("name", "local")
-    name = str(values.pop("name", None) or path.stem)
+    name = check_name(str(values.pop("name", None) or path.stem), path)
     grid = Grid(path, name, values, {axis: _axis(axis, raw) for axis, raw in axes_raw.items()}, rules, resources,
                 launcher)
     for axis in grid.axes:
@@ -96,8 +98,18 @@ def parse_grid(values: dict, path: Path) -> Grid:
     return grid
 
 
+def check_name(name: str, path) -> str:
+    """A sweep's name is one folder below ``--output-dir``: no path separator, no ``..``, not absolute."""
+    parts = set(PurePosixPath(name).parts) | set(PureWindowsPath(name).parts)
+    if (not name.strip() or "/" in name or "\\" in name or name in (".", "..") or parts & {"..", "/", "\\"}
+            or PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or "\0" in name):
+        raise UnfreezeError(f"{path}: name {name!r} must be one folder name (no '/', '\\' or '..', not absolute): "
+                            "the sweep folder is made inside --output-dir")
+    return name
+
+
 def load_grid(path: str | Path) -> Grid:
-    path = Path(path)
+    path = locate(path)
     values = read_yaml(path)
     if "axes" not in values:
         raise UnfreezeError(f"{path} is not a grid file (it has no 'axes')")
@@ -113,7 +125,7 @@ def _check_key(key: str, where) -> None:
         if kind not in PLUGIN_KINDS or not name:
             raise UnfreezeError(f"{where}: {key!r}: a plugin option is written kind.key with kind in "
                                 f"{', '.join(PLUGIN_KINDS)}")
-    elif key not in RunConfig.__dataclass_fields__ and key != "options":
+    elif (key not in RunConfig.__dataclass_fields__ or key == "given") and key != "options":
         raise UnfreezeError(f"{where}: unknown setting {key!r}")
 
 
@@ -158,21 +170,38 @@ def _safe(value) -> str:
     return str(value).replace("/", "--").replace(" ", "_")
 
 
-def cells(grid: Grid, output_dir: str | Path, overrides: dict | None = None) -> list[Cell]:
-    """Every cell of the grid: the axes crossed in file order, then each seed."""
+def cells(grid: Grid, output_dir: str | Path, overrides: dict | None = None, plugins=None) -> list[Cell]:
+    """Every cell of the grid, each resolved (``components.resolve``: plugins found, options typed): the axes
+    crossed in file order, then each seed. Two cells that are the same run are refused."""
+    from .components import resolve
+    from .plugins import get_plugins
+
+    plugins = plugins or get_plugins()
     sweep_dir = Path(output_dir) / grid.name
-    found = []
+    found, seen = [], {}
     axes = list(grid.axes)
     for combo in itertools.product(*[[value for value, _ in grid.axes[a]] for a in axes]):
         point = dict(zip(axes, combo))
         values = resolve_point(grid, point, overrides)
         values["output_dir"] = str(sweep_dir)
-        config = config_from_values(values)
-        for seed in config.seeds:
-            settings = {**config.as_dict(), "seeds": [seed]}
+        settings = resolve(config_from_values(values, grid.path), plugins).as_dict()
+        for seed in settings["seeds"]:
             cell_id = "/".join([*(f"{a.rpartition('.')[2]}={_safe(v)}" for a, v in point.items()), f"seed{seed}"])
-            found.append(Cell(cell_id, {**point, "seed": seed}, settings, sweep_dir / cell_id))
+            cell = Cell(cell_id, {**point, "seed": seed}, {**settings, "seeds": [seed]}, sweep_dir / cell_id)
+            _refuse_duplicate(grid, cell, seen)
+            found.append(cell)
     return found
+
+
+def _refuse_duplicate(grid: Grid, cell: Cell, seen: dict) -> None:
+    """One line naming two cells that share a run folder or are the same run (the same resolved settings)."""
+    keys = (("folder", cell.id), ("settings", json.dumps(identity(cell.settings), sort_keys=True, default=str)))
+    for what, key in keys:
+        other = seen.setdefault((what, key), cell)
+        if other is not cell:
+            why = "the same run folder" if what == "folder" else "the same settings"
+            raise UnfreezeError(f"{grid.path}: cells {other.id} and {cell.id} are duplicates ({why}): "
+                                "remove one of the repeated axis values")
 
 
 def identity(settings: dict) -> dict:
@@ -203,3 +232,14 @@ def run_values(values: dict, path: Path, flags: dict, options: list[str]) -> dic
             raise UnfreezeError(f"{path} is a grid: choose {flag} (one of {', '.join(map(str, names))}), "
                                 f"or run every cell with: unfreeze sweep {path}")
     return resolve_point(grid, point)
+
+
+def build_config(file: str | Path | None, flags: dict, options: list[str]) -> tuple[RunConfig, list[tuple]]:
+    """A RunConfig (not yet resolved) from a YAML file (a run's settings, or a grid file: the point the flags
+    name) and flags (None = not given); the ``-o`` pairs are returned for ``components.build`` to route."""
+    file = locate(file) if file else None
+    values = read_yaml(file) if file else {}
+    if "axes" in values:
+        values = run_values(values, Path(file), flags, options)
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return config_from_values(values, file), [split_option(o) for o in options]

@@ -37,7 +37,8 @@ def register_launchers(register):
 
 @hookspec
 def on_run_start(run_dir, config):
-    """A run (one seed) starts; ``config`` is the resolved ``RunConfig``."""
+    """A run (one seed) starts; ``config`` is the resolved, frozen ``RunConfig``. Raising refuses the run:
+    the error names this plugin and no run folder is left."""
 
 
 @hookspec

@@ -53,6 +53,9 @@ class Job:
     job_id: str | None = None
     """The id an earlier driver's launcher reported for this cell (``wait`` waits for it)."""
 
+    def __post_init__(self):
+        self.log.parent.mkdir(parents=True, exist_ok=True)  # the contract: a launcher gets a log folder that exists
+
     def command(self, threads: int | None = None) -> list[str]:
         from .cell import command
 
@@ -122,6 +125,7 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
     from .cell import run_cell
     from .errors import UnfreezeError, first_line
     from .signals import Interrupted
+    from .plugins import blame
 
     job.log.parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "a") as out:
@@ -135,7 +139,7 @@ def run_in_process(job: Job, threads: int | None = None) -> str | None:
             return str(exc)
         except Exception as exc:  # one cell's crash must not stop the sweep
             traceback.print_exc(file=out)
-            return f"{type(exc).__name__}: {first_line(exc, '')}"
+            return blame(exc) or f"{type(exc).__name__}: {first_line(exc, '')}"  # the failing plugin, when one
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 
@@ -58,6 +59,12 @@ def _coerce(value, hint, where: str):
     raise UnfreezeError(f"{where}: expected {name}, got {value!r}")
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(options_cls: type) -> dict:
+    """An Options class's annotations, evaluated once (a 10,000-cell grid resolves the same classes again and again)."""
+    return typing.get_type_hints(options_cls)
+
+
 def parse_options(options_cls: type, raw: dict | None, owner: str):
     """Build ``options_cls`` from raw values; unknown keys and bad values raise one-line errors."""
     raw = dict(raw or {})
@@ -66,7 +73,7 @@ def parse_options(options_cls: type, raw: dict | None, owner: str):
     if unknown:
         known = ", ".join(sorted(fields)) or "none"
         raise UnfreezeError(f"{owner}: unknown option {unknown[0]!r} (known options: {known})")
-    hints = typing.get_type_hints(options_cls)
+    hints = _hints(options_cls)
     values = {k: _coerce(v, hints[k], f"{owner} option {k!r}") for k, v in raw.items()}
     try:
         return options_cls(**values)

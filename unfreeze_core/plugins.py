@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
@@ -21,6 +22,9 @@ from .registry import KINDS, Registry
 
 GROUP = "unfreeze"
 LOAD_ENV = "UNFREEZE_LOAD_PLUGINS"
+DEBUG_ENV = "UNFREEZE_DEBUG"
+CORE_PACKAGES = ("unfreeze_core", "unfreeze_cli")
+"""Never blamed as a whole: a built-in plugin inside them is known by its own package."""
 
 
 HEAVY_MODULES = ("torch", "transformers", "adapters", "datasets", "accelerate", "tensorflow", "jax", "pandas",
@@ -158,10 +162,70 @@ def load_plugins() -> Plugins:
             manager.register(module, name=ep.name)
         except Exception as exc:  # recorded and shown by `unfreeze plugins`
             plugins.failures[ep.name] = f"{type(exc).__name__}: {exc}"
+            if os.environ.get(DEBUG_ENV):  # the import's traceback, for the plugin's author
+                sys.stderr.write(f"plugin {ep.name!r} failed to import:\n{traceback.format_exc()}")
         finally:
             plugins.import_seconds[ep.name] = time.perf_counter() - start
             plugins.heavy_imports[ep.name] = sorted(m for m in set(sys.modules) - before if m in HEAVY_MODULES)
+    for name in sorted((allowed or set()) - set(plugins.versions)):
+        plugins.failures[name] = f"missing: no installed plugin is named {name!r} (named in {LOAD_ENV})"
     return plugins
+
+
+# -- naming the plugin an unexpected exception came from --------------------------------------------------
+
+
+def _package_of(module_name: str, is_package: bool) -> str:
+    """The package a plugin's code lives in; a built-in plugin inside unfreeze_core is its own module's package."""
+    package = module_name if is_package else module_name.rpartition(".")[0] or module_name
+    return module_name if package in CORE_PACKAGES else package
+
+
+def plugin_packages(plugins: "Plugins") -> dict[str, str]:
+    """Module prefix -> plugin name: every registered plugin's package and the packages of the classes it
+    registered."""
+    found = {}
+    for name, plugin in plugins.manager.list_name_plugin():
+        if plugin is None:
+            continue
+        module = plugin if isinstance(plugin, type(sys)) else sys.modules.get(type(plugin).__module__)
+        if module is not None:
+            found.setdefault(_package_of(module.__name__, hasattr(module, "__path__")), name)
+    try:
+        registries = plugins.registries(strict=False)
+    except Exception:  # noqa: BLE001 - naming the culprit must never fail itself
+        registries = {}
+    for registry in registries.values():
+        for entry, cls in registry.entries.items():
+            found.setdefault(_package_of(cls.__module__, False), registry.owners[entry])
+    return found
+
+
+def blame(exc: BaseException, plugins: "Plugins | None" = None) -> str | None:
+    """One line naming the plugin and the hook or method an unexpected exception was raised in (the innermost
+    frame of the traceback that is a plugin's code), e.g. ``plugin 'selectors' failed in FUN.select:
+    RuntimeError: boom``; None when no plugin's code is in the traceback (then it is unfreeze's own bug)."""
+    plugins = plugins or _current
+    if plugins is None:
+        return None
+    packages = plugin_packages(plugins)
+    culprit = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        for prefix, name in packages.items():
+            if module == prefix or module.startswith(prefix + "."):
+                culprit = name, getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+    if culprit is None:
+        return None
+    name, where = culprit[0], culprit[1].rsplit("<locals>.", 1)[-1]  # a class made in a function: its own name
+    return f"plugin {name!r} failed in {where}: {type(exc).__name__}: {first_line(exc, '')}".rstrip(": ")
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """The one line for an exception unfreeze did not foresee: the failing plugin and hook when a plugin
+    raised it, else a bug of unfreeze to report."""
+    return blame(exc) or (f"unexpected {type(exc).__name__}: {first_line(exc, '')} (a bug: please report it; "
+                          f"{DEBUG_ENV}=1 shows the traceback)")
 
 
 _current: Plugins | None = None

@@ -18,13 +18,12 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
     check_writable(folder or config.output_dir, "--output-dir")
     model = model_config(config.model)
     try:
-        num_units = parts.backend.num_units(model) if hasattr(parts.backend, "num_units") else None
+        num_units = parts.backend.num_units(model)
     except (ValueError, UnfreezeError) as exc:
         raise plugin_error(parts.provenance, "adapter", exc) from None
     try:
         languages = parts.task.languages()
-        rows = parts.task.check_data(languages, validation=bool(config.eval_every)) \
-            if hasattr(parts.task, "check_data") else None
+        rows = parts.task.check_data(languages, validation=bool(config.eval_every))
     except ValueError as exc:
         raise plugin_error(parts.provenance, "task", exc) from None
     if not num_units:

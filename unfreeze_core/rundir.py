@@ -14,8 +14,8 @@ A seed's run folder::
 
 A sweep folder holds ``sweep.json``, ``logs/`` and the ``table.*`` files beside its cells' run folders
 (``sweep.json``'s lock is the sweep folder's own ``.unfreeze.lock``). The Trainer callback writes
-``schedule.json`` and ``fisher.jsonl`` into the Trainer's ``output_dir`` and ``unfreeze_state.json`` into
-each ``checkpoint-N``.
+``unfreeze.json`` (its settings), ``schedule.json`` and ``fisher.jsonl`` into the Trainer's ``output_dir``;
+its resumable state lives in each ``checkpoint-N``'s ``trainer_state.json`` (the Trainer's own file).
 
 The lock: a process that writes a folder (a run, a resumed run, a sweep cell, a sweep driver) holds
 ``.unfreeze.lock``, created with ``O_EXCL``. A second writer is refused with one line naming the holder.
@@ -44,7 +44,7 @@ ADAPTER = "task_adapter"
 RESULTS = "results.json"
 FISHER = "fisher.jsonl"
 LOCK = ".unfreeze.lock"
-CALLBACK_STATE = "unfreeze_state.json"
+CALLBACK_SETTINGS = "unfreeze.json"
 """The Trainer callback's state in each ``checkpoint-N`` folder (for ``resume_from_checkpoint``)."""
 
 SWEEP = "sweep.json"
@@ -132,11 +132,13 @@ class RunDir:
             raise UnfreezeError(f"cannot make the run folder {self.path}: {exc.strerror or exc}") from None
         return self
 
-    def write_config(self, settings: dict) -> None:
-        """config.yaml: the one place it is written (a run, a sweep cell)."""
+    def write_config(self, settings: dict | str) -> None:
+        """config.yaml: the one place it is written (a run: ``config.config_yaml``'s text; a sweep cell: its
+        settings)."""
         import yaml
 
-        write_text_atomic(self.config, yaml.safe_dump(settings, sort_keys=False))
+        text = settings if isinstance(settings, str) else yaml.safe_dump(settings, sort_keys=False)
+        write_text_atomic(self.config, text)
 
     def write_json(self, name: str, value) -> None:
         write_text_atomic(self.path / name, json.dumps(value, indent=1) + "\n")

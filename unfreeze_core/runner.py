@@ -11,12 +11,13 @@ from pathlib import Path
 
 from . import signals
 from .components import build, run_name
-from .config import RunConfig, build_config
+from .config import RunConfig, config_yaml
 from .errors import UnfreezeError
+from .grid import build_config
 from .plugins import get_plugins
 from .preflight import preflight
 from .process import close, make_accelerator, quiet_libraries, set_threads  # noqa: F401  (close, quiet_libraries: used by bench/ and tests)
-from .results import aggregate, new_group_dir
+from .results import new_group_dir
 from .rundir import PLUGINS, RunDir
 from .saved_state import RESUME_MAY_CHANGE  # noqa: F401  (cli/run.py)
 from .trackers import Trackers
@@ -39,6 +40,7 @@ def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
     set_threads(config)
     plugins = get_plugins()
     parts = build(config, plugins, option_pairs)
+    config = parts.config  # resolved: what config.yaml records
     accelerator = make_accelerator(config, config.output_dir)
     preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
@@ -57,6 +59,8 @@ def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
                 _remove_if_empty(Path(config.output_dir))
     results = [r for r in results if r is not None]
     if len(results) > 1:
+        from unfreeze_report.results import aggregate
+
         _print(console, "rows", aggregate(results))
     close(accelerator)
     return results
@@ -87,12 +91,13 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
             state = checkpoint.load(folder.path)
             if state is None:
                 raise UnfreezeError(f"no checkpoint to resume in {folder}")
-            check(state, config.as_dict(), folder.path)
             if threads is not None:
-                config.threads = threads
+                config = config.replace(threads=threads)
             quiet_libraries()
             set_threads(config)
             parts = build(config, get_plugins())
+            config = parts.config  # resolved once: what the checkpoint recorded
+            check(state, config.as_dict(), folder.path)
             preflight(config, parts, folder=folder.path)
             accelerator = make_accelerator(config, folder.path)
             result = run_seed(config, parts, accelerator, config.seeds[0], folder.path, console or Console(),
@@ -119,8 +124,7 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
                     folder.create(exist_ok=claimed)
                 lock = folder.lock().acquire()
                 if not resume:
-                    folder.write_config({**config.as_dict(), "seeds": [seed],
-                                         "batch_split": batch_split(config, accelerator.num_processes)})
+                    folder.write_config(config_yaml(config, seed, batch_split(config, accelerator.num_processes)))
                     folder.write_json(PLUGINS, parts.provenance)
             result = _train(config, parts, accelerator, seed, folder, console, plugins, resume, Trainer)
         except signals.Stop as stop:
@@ -167,6 +171,6 @@ def _train(config, parts, accelerator, seed, folder: RunDir, console, plugins, r
 
 def _print(console, what: str, value) -> None:
     """A seed's table, or the table over seeds."""
-    from . import tables
+    from unfreeze_report import tables
 
     (tables.print_seed if what == "seed" else tables.print_rows)(value, console)

@@ -1,11 +1,12 @@
-"""A sweep: a grid file's cells, what is left to run, a launcher to run it, a live view, the sweep's table.
+"""A sweep: a grid file's cells, what is left to run, a launcher to run it, a live view.
 
 Each cell is one seed's run directory at ``<output_dir>/<grid name>/<axis=value>/.../seed<N>``, exactly as
 ``unfreeze run`` writes it, so a re-run finds it: a cell with ``results.json`` for the same resolved
 configuration is skipped, one with a checkpoint resumed, one holding another configuration refused.
 ``sweep.json`` in the sweep folder records the sweep's state (running, finished, failed, interrupted) and
 every cell's state, start and end times, the id of its job and a failed cell's one-line error;
-``table.md``, ``table.csv`` and ``table.tex`` hold the sweep's table (the ``unfreeze report`` shape).
+``table.md``, ``table.csv`` and ``table.tex`` hold the sweep's table (the ``unfreeze report`` shape), written by
+``unfreeze sweep`` through ``unfreeze_report.tables.write_tables``.
 
 The sweep folder stays below ``--output-dir`` (a grid name that leaves it is refused) and is driven by one
 process at a time (its lock, ``rundir.Lock``). A driver started again finds the cells whose jobs are still
@@ -288,22 +289,6 @@ def _interrupted(tracker: Tracker, code: int):
         f"(states in {tracker.plan.folder / SWEEP})")
     error.exit_code = code
     return error
-
-
-def table(result: Plan, console=None) -> list[dict]:
-    """The sweep's table over finished cells, printed and written as table.md, table.csv and table.tex."""
-    from . import tables
-    from .results import aggregate, load_results
-
-    found = load_results([c.run_dir / RESULTS for c in result.cells if RunDir(c.run_dir).finished()])
-    if not found:
-        return []
-    rows = aggregate(found)
-    for name, text in zip(TABLES, (tables.to_markdown(rows), tables.to_csv(rows), tables.to_latex(rows))):
-        write_text_atomic(result.folder / name, text)
-    if console is not None:
-        tables.print_rows(rows, console)
-    return rows
 
 
 def summary_error(tracker: Tracker) -> str | None:

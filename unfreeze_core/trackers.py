@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import TRACKERS as NAMES
 from .errors import UnfreezeError, first_line
 from .hookspecs import hookimpl
 
-NAMES = ("tensorboard", "wandb", "mlflow", "trackio", "aim", "comet_ml", "clearml", "dvclive", "swanlab")
 PROJECT = "unfreeze"
 
 

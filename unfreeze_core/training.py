@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import evaluation, signals
+from .backend_checks import set_up
 from .checkpoint import Checkpoints
 from .events import LossRecord, StepRecord, UnfreezeRecord
 from .components import Components
@@ -42,9 +43,8 @@ def prepare_model(config: RunConfig, parts: Components) -> Prepared:
     languages = parts.task.languages()
     parts.task.add_head(model)
     try:
-        parts.backend.setup(model, train_language=parts.task.train_language, languages=languages,
-                            model_name=config.model)
-        units = parts.backend.units(model)
+        units = set_up(parts.backend, model, train_language=parts.task.train_language, languages=languages,
+                       model_name=config.model)  # setup, units, and the checks of backend_checks
     except ValueError as exc:  # the backend refuses this model: one line naming it
         raise plugin_error(parts.provenance, "adapter", exc) from None
     unit_ids = {id(p) for params in units.values() for _, p in params}
@@ -130,8 +130,9 @@ class Trainer:
                                              generator=generator, collate_fn=collate, drop_last=False,
                                              **loader_options(acc.device))
         self.unfreezer = Unfreezer(parts.selector, prepared.units, k=config.k, seed=self.seed, backend=parts.backend,
-                                   task=parts.task, estimator=parts.estimator,
-                                   batches=TrainBatches(prepared.train_data, micro, collate, self.seed, acc.device))
+                                   task=parts.task, estimator=parts.estimator, fisher_batches=config.fisher_batches,
+                                   batches=TrainBatches(prepared.train_data, config.batch_size, collate, self.seed,
+                                                        acc.device, micro=micro))
         self.schedule = self.unfreezer.schedule
         self.trainable_params = prepared.head_params + self.unfreezer.unit_params
         optimizer = torch.optim.AdamW(self.unfreezer.param_groups(prepared.head_params), lr=config.lr,

@@ -34,8 +34,7 @@ train = train.select(range(2000)).map(
 #    Trainer's optimizer holds them all; it freezes them again when training starts.
 #    Units: the layers of the active adapter ("nli"), 0 = bottom. FUN unfreezes one every k = 10 steps,
 #    the frozen unit with the largest tr(F) on 8 training batches; tr(F) of every unit is logged every 20 steps.
-callback = UnfreezeCallback(model, selector="fisher", k=10, selector_options={"fisher_batches": 8},
-                            fisher_every=20, fisher_batches=8)
+callback = UnfreezeCallback(model, selector="fisher", k=10, fisher_every=20, fisher_batches=8)
 
 args = TrainingArguments(output_dir=output_dir, max_steps=100, per_device_train_batch_size=32, learning_rate=1e-3,
                          lr_scheduler_type="linear", logging_steps=10, save_strategy="no", report_to=["tensorboard"],

@@ -24,12 +24,13 @@ import json
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 from ..controller import TrainBatches, Unfreezer, set_trainable
-from ..errors import UnfreezeError
+from ..errors import UnfreezeError, first_line
 from ..events import UnfreezeRecord
 
-from ..rundir import CALLBACK_STATE as STATE_FILE, FISHER, SCHEDULE as SCHEDULE_FILE  # noqa: E402
+from ..rundir import CALLBACK_SETTINGS, FISHER, SCHEDULE
 
 
 class LogitsOf:
@@ -88,8 +89,14 @@ def _backend(model, units, backend, backend_options, adapter):
     else:  # the model's active adapter (an adapters model, as AdapterTrainer trains)
         from ..units import TaskAdapterBackend
 
+        if getattr(model, "peft_config", None):
+            raise UnfreezeError("the model has PEFT adapters: give backend='peft-lora' (LoRA) or 'peft-ia3' "
+                                "(pip install plugins/unfreeze-peft), or units={unit: [modules]}")
         made = TaskAdapterBackend()
         active = getattr(model, "active_adapters", None)
+        if active is not None and not hasattr(active, "flatten"):  # not an ``adapters`` model
+            raise UnfreezeError("the model has neither adapters nor units: add adapters (adapters.init(model), "
+                                "add_adapter, train_adapter) or PEFT's, or give units={unit: [modules]}")
         names = sorted(active.flatten()) if active is not None else []
         if adapter is None and len(names) != 1:
             raise UnfreezeError("give units={unit: [modules]}, backend= or adapter=: the model has "
@@ -101,7 +108,7 @@ def _backend(model, units, backend, backend_options, adapter):
     return made
 
 
-class UnfreezeCallback(TrainerCallback):
+class UnfreezeCallback(TrainerCallback, ExportableState):
     """Algorithm 1 inside a Hugging Face Trainer. Create it before the Trainer, then ``add_to(trainer)``.
 
     Units (bottom layer 0): ``units={0: [module or "dotted.name", ...], ...}``; or ``backend="madx"`` /
@@ -112,6 +119,12 @@ class UnfreezeCallback(TrainerCallback):
     ``seed`` (default ``args.seed``) seeds the selector and the services' data order and ŷ.
     Installed plugins hear the events as in ``unfreeze run``: ``on_unfreeze`` (every process) and
     ``on_fisher`` (main process); ``plugin_hooks=False`` keeps them out.
+
+    Units are checked when the callback is created (``backend_checks``): units that overlap, or that hold
+    frozen weights beside trainable adapter weights (the base weights of a PEFT-wrapped ``query``), are
+    refused with one line naming the unit. Its state (schedule, tr(F) records) is saved in every checkpoint's
+    ``trainer_state.json`` and read back from the checkpoint ``trainer.train(resume_from_checkpoint=...)``
+    resumes.
     """
 
     def __init__(self, model, *, selector: str = "fisher", k: int = 50, selector_options: dict | None = None,
@@ -121,12 +134,22 @@ class UnfreezeCallback(TrainerCallback):
                  plugin_hooks: bool = True):
         from ..plugins import get_plugins
 
+        from ..backend_checks import check_units
+
         self.hook = get_plugins().hook if plugin_hooks else None
         self.backend = _backend(model, units, backend, backend_options, adapter)
-        self.units = self.backend.units(model)
-        if not self.units:
-            raise UnfreezeError("the model has no units to unfreeze")
+        try:
+            self.units = self.backend.units(model)
+            if not self.units:
+                raise UnfreezeError("the model has no units to unfreeze")
+            check_units(self.backend, model, self.units, require_grad=False, rest=False)
+        except ValueError as exc:
+            raise UnfreezeError(f"UnfreezeCallback: {first_line(exc)}") from None
         self.selector = _registered("selectors", selector, selector_options)
+        self.model = model
+        self.settings = {"selector": selector, "k": k, "selector_options": dict(selector_options or {}),
+                         "estimator": estimator, "backend": backend or ("units" if units is not None else "adapter"),
+                         "units": len(self.units), "fisher_every": fisher_every, "fisher_batches": fisher_batches}
         self.estimator = None
         if estimator is not None:
             if estimator in get_plugins().registries()["fisher_estimators"].entries:
@@ -139,11 +162,22 @@ class UnfreezeCallback(TrainerCallback):
         set_trainable(self.units, self.units)  # every unit in the optimizer (and in DDP) the Trainer builds
 
     def add_to(self, trainer):
-        """Register with ``trainer``: events and tr(F) go through ``trainer.log`` (every ``report_to``)."""
+        """Register with ``trainer``: events and tr(F) go through ``trainer.log`` (every ``report_to``), and
+        the unfreeze settings reach the trackers with the model's config (``model.config.unfreeze``)."""
+        _check_trainer(trainer)
         if self not in trainer.callback_handler.callbacks:
             trainer.add_callback(self)
         self.trainer = trainer
+        config = getattr(self.model, "config", None)
+        if config is not None:  # every report_to tracker logs the model's config when training starts
+            config.unfreeze = self.settings
         return trainer
+
+    def state(self) -> dict:
+        """What a checkpoint keeps (transformers' ``ExportableState``: in its ``trainer_state.json``)."""
+        if self.unfreezer is None:
+            return {"args": {}, "attributes": {}}
+        return {"args": {}, "attributes": {"schedule": self.unfreezer.state_dict(), "tracked": self.tracked}}
 
     @property
     def schedule(self):
@@ -159,14 +193,16 @@ class UnfreezeCallback(TrainerCallback):
             raise UnfreezeError("UnfreezeCallback under several processes needs ddp_find_unused_parameters=True "
                                 "(frozen units have no gradient)")
         seed = args.seed if self.seed is None else self.seed
-        batches = TrainBatches(train_dataloader.dataset, args.per_device_train_batch_size, train_dataloader.collate_fn,
-                               seed, args.device) if train_dataloader is not None else None
+        step_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        batches = TrainBatches(train_dataloader.dataset, step_batch, train_dataloader.collate_fn, seed, args.device,
+                               micro=args.per_device_train_batch_size) if train_dataloader is not None else None
         self.unfreezer = Unfreezer(self.selector, self.units, k=self.k, seed=seed, backend=self.backend,
-                                   task=self.task, estimator=self.estimator, batches=batches)
+                                   task=self.task, estimator=self.estimator, batches=batches,
+                                   fisher_batches=self.fisher_batches)
         self.unfreezer.check_budget(state.max_steps)
         self.tracked = []
         if state.global_step:
-            self._resume(args, state)
+            self._resume(state)
         self.unfreezer.freeze()
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
@@ -190,10 +226,6 @@ class UnfreezeCallback(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / STATE_FILE).write_text(json.dumps({"schedule": self.unfreezer.state_dict(),
-                                                         "tracked": self.tracked}))
             self._write(args)
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -204,7 +236,8 @@ class UnfreezeCallback(TrainerCallback):
     def _write(self, args) -> None:
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / SCHEDULE_FILE).write_text(json.dumps(self.unfreezer.schedule.events, indent=1) + "\n")
+        (out / CALLBACK_SETTINGS).write_text(json.dumps(self.settings, indent=1) + "\n")
+        (out / SCHEDULE).write_text(json.dumps(self.unfreezer.schedule.events, indent=1) + "\n")
         if self.tracked:
             (out / FISHER).write_text("".join(json.dumps(r) + "\n" for r in self.tracked))
 
@@ -215,18 +248,41 @@ class UnfreezeCallback(TrainerCallback):
             raise UnfreezeError(f"the optimizer does not hold units {missing}: create UnfreezeCallback before the "
                                 "optimizer (it makes every unit require grad), or build it with unit_param_groups()")
 
-    def _resume(self, args, state) -> None:
-        path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
-        if not path.is_file():
-            raise UnfreezeError(f"resuming at step {state.global_step}: no {path} to restore the unfreezing schedule")
-        saved = json.loads(path.read_text())
-        self.unfreezer.load_state_dict(saved["schedule"])
-        self.tracked = saved["tracked"]
+    def _resume(self, state) -> None:
+        """The schedule kept in the checkpoint being resumed: the Trainer has just read that checkpoint's
+        ``trainer_state.json`` into ``state`` (wherever the checkpoint lies; nothing in output_dir is read)."""
+        saved = (getattr(state, "stateful_callbacks", None) or {}).get(type(self).__name__)
+        saved = saved[-1] if isinstance(saved, list) and saved else saved
+        attributes = saved.get("attributes") if isinstance(saved, dict) else None
+        if not attributes or "schedule" not in attributes:
+            raise UnfreezeError(f"resuming at step {state.global_step}: the checkpoint holds no unfreezing schedule "
+                                "(it was saved without UnfreezeCallback)")
+        try:
+            self.unfreezer.load_state_dict(attributes["schedule"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise UnfreezeError(f"resuming at step {state.global_step}: the checkpoint's unfreezing schedule does not "
+                                f"fit this model ({first_line(exc)})") from None
+        self.tracked = list(attributes.get("tracked") or [])
 
     def unit_param_groups(self, other_params, **group_options) -> list[dict]:
         """Optimizer groups with ``other_params`` and every unit's parameters, for an optimizer built by hand."""
         return [{"params": list(other_params), **group_options},
                 {"params": [p for params in self.units.values() for _, p in params], **group_options}]
+
+
+def _check_trainer(trainer) -> None:
+    """What the callback cannot drive, refused before training (docs/integrations.md)."""
+    args = trainer.args
+    if getattr(trainer, "is_deepspeed_enabled", False) or getattr(args, "deepspeed", None):
+        raise UnfreezeError("UnfreezeCallback does not support DeepSpeed (it shards the optimizer the units must "
+                            "stay in): train without deepspeed=")
+    if getattr(trainer, "is_fsdp_enabled", False) or getattr(args, "fsdp", None):
+        raise UnfreezeError("UnfreezeCallback does not support FSDP (flattened parameters cannot be frozen per "
+                            "unit): train without fsdp=")
+    if getattr(args, "restore_callback_states_from_checkpoint", False):
+        raise UnfreezeError("UnfreezeCallback restores its own state from the checkpoint: leave "
+                            "restore_callback_states_from_checkpoint=False (it would rebuild the callback without "
+                            "its model)")
 
 
 def _unwrap(model):

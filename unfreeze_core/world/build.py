@@ -23,6 +23,7 @@ MANIFEST = "manifest.json"
 class BuildConfig:
     seed: int = 0
     alpha: float = 0.5  # the difficulty knob (see pretrain.py and docs/world.md)
+    consequences: float = 0.0  # share of pretraining documents with a consequence pair (generator.py)
     layers: int = 8
     hidden: int = 64
     heads: int = 4
@@ -60,13 +61,13 @@ def checksums(root: Path) -> dict[str, str]:
             if p.is_file() and p.name != MANIFEST}
 
 
-def corpus(seed: int, n_docs: int, n_sent: int = 4) -> dict[str, list[str]]:
+def corpus(seed: int, n_docs: int, n_sent: int = 4, consequences: float = 0.0) -> dict[str, list[str]]:
     """Monolingual pretraining text: independently sampled documents per language (no parallel text)."""
     out = {}
     for code in LANGUAGES:
         lang = Language(code, seed)
         rng = random.Random(f"corpus-{seed}-{code}")
-        out[code] = [corpus_document(rng, lang, n_sent) for _ in range(n_docs)]
+        out[code] = [corpus_document(rng, lang, n_sent, consequences) for _ in range(n_docs)]
     return out
 
 
@@ -152,7 +153,7 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     timings["data_s"] = round(time.time() - t0, 1)
     log(f"task data written ({timings['data_s']}s)")
 
-    text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc)
+    text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc, cfg.consequences)
     all_docs = [d for c in LANGUAGES for d in text[c]]
     tokenizer = train_tokenizer(all_docs, cfg.vocab_size, cfg.max_positions)
     tied, n_concepts = tied_token_map(tokenizer, cfg.seed)
@@ -181,7 +182,7 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
 
     manifest = {
         "seed": cfg.seed,
-        "knobs": {"alpha": cfg.alpha},
+        "knobs": {"alpha": cfg.alpha, **({"consequences": cfg.consequences} if cfg.consequences else {})},
         "config": asdict(cfg),
         "languages": [{"code": c, "name": GRAMMAR[c].name, "script": GRAMMAR[c].script,
                        "order": GRAMMAR[c].order} for c in LANGUAGES],
@@ -248,6 +249,8 @@ def rebuild(out: Path, cfg: BuildConfig, step: str, log=print) -> dict:
         detail = manifest if isinstance(manifest, str) else "no 'config' mapping"
         raise UnfreezeError(f"the manifest of the world in {out} is corrupt ({detail}): build it whole first")
     wanted = asdict(cfg)
+    for key, value in asdict(BuildConfig()).items():  # a knob added later: its default for worlds built before
+        manifest["config"].setdefault(key, value)
     free = ADAPTER_KNOBS if step == "adapters" else ("task_sizes",)
     differ = sorted(k for k in set(wanted) | set(manifest["config"])
                     if k not in free and wanted.get(k) != manifest["config"].get(k))
@@ -259,7 +262,7 @@ def rebuild(out: Path, cfg: BuildConfig, step: str, log=print) -> dict:
     if (out / step).exists():
         shutil.rmtree(out / step)
     if step == "adapters":
-        text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc)
+        text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc, cfg.consequences)
         manifest["language_adapters"] = adapters_entry(train_adapters(out, cfg, text, log=log))
     else:
         manifest["data"] = write_data(out, cfg)

@@ -616,8 +616,30 @@ def qa_latent(rng: random.Random):
 # Pretraining documents
 # --------------------------------------------------------------------------------------
 
-def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5) -> str:
-    """A monolingual "document": a cast and a setting, a few events, states and causes."""
+# event verb -> (state if it happened, negated?), (state if it did not, negated?)
+CONSEQUENCES = {
+    "eat": (("full", False), ("hungry", False)),
+    "drink": (("thirsty", True), ("thirsty", False)),
+    "wear": (("cold", True), ("cold", False)),
+    "find": (("happy", False), ("sad", False)),
+    "lose": (("sad", False), ("happy", False)),
+}
+
+
+def consequence_pair(rng: random.Random, lang: Language, sampler: "Sampler") -> list[str]:
+    """An event, negated half the time, then the state its polarity implies ("Anna never eats the bread .
+    Anna is hungry ."): the state word is predictable only from the first sentence's polarity."""
+    verb = rng.choice(sorted(CONSEQUENCES))
+    neg = rng.random() < 0.5
+    agent = replace(sampler.agent(), adjs=())
+    event = replace(sampler.event(verb, p_place=0.3, p_time=0.2), agent=agent, neg=neg)
+    state, state_neg = CONSEQUENCES[verb][1 if neg else 0]
+    return lang.sentence(event).words + lang.sentence(State(agent, state, state_neg)).words
+
+
+def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5, consequences: float = 0.0) -> str:
+    """A monolingual "document": a cast and a setting, a few events, states and causes; with probability
+    ``consequences`` a consequence pair is appended (0, the shipped world: no extra random draw at all)."""
     s = Sampler(rng)
     cast = [s.agent() for _ in range(2)]
     place = rng.choice(PLACES)
@@ -643,4 +665,6 @@ def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5) -> str:
         else:
             ev = s.event(rng.choice(TRANSITIVE), p_place=1.0, p_time=0.0)
             sents.append(lang.sentence(ev, wh=rng.choice(["agent", "obj", "place"])).words)
+    if consequences and rng.random() < consequences:
+        sents.append(consequence_pair(rng, lang, Sampler(rng)))
     return " ".join(join(w) for w in sents)

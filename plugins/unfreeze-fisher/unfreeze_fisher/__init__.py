@@ -34,7 +34,8 @@ class Exact(FisherEstimator):
     Per-example squared norms come from one batched backward of Σ_i log p(ŷ_i|x_i) per batch
     (``unfreeze_core.fisher.PerExampleSquaredNorms``: nn.Linear, LoRA and (IA)³ modules), not from a
     loop over examples; parameters of any other module get theirs from one backward per example
-    (``loop_sq_norms``): exact for every backend, slower only for those parameters.
+    (``loop_sq_norms``): exact for every backend, slower only for those parameters. It streams, so
+    ``estimate`` is ``FisherEstimator``'s: the mean of ``stream``'s values over every example.
     """
 
     @dataclass
@@ -58,15 +59,6 @@ class Exact(FisherEstimator):
                 labels = sample_labels(dists, generator) if self.options.labels == "sample" else argmax_labels(dists)
                 norms = per_example_sq_norms(capture, model, task, inputs, dists, labels)
                 yield {u: norms[u] for u in units}
-
-    def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
-        totals, count = {u: 0.0 for u in units}, 0
-        for norms in self.stream(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
-                                 generator=generator):
-            for u in totals:
-                totals[u] += float(norms[u].double().sum())
-            count += next(iter(norms.values())).shape[0] if norms else 0
-        return {u: t / max(count, 1) for u, t in totals.items()}
 
 
 class Batch(FisherEstimator):

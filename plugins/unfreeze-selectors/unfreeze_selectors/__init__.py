@@ -36,6 +36,9 @@ class BottomUp(Selector):
 class LPFT(Selector):
     """Linear probing, then fine-tuning: only the head for k steps, then every unit."""
 
+    def schedule_extent(self, k, num_units):
+        return k  # every unit at step k: a budget of k steps covers the schedule, whatever L
+
     def select(self, ctx):
         return [] if ctx.step == 0 else ctx.frozen
 

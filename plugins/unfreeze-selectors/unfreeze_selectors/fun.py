@@ -10,31 +10,32 @@ from unfreeze_core.errors import UnfreezeError
 
 class FUN(Selector):
     """At each SELECT, tr(F) per unit on a model state where every unit is trainable (the trainer's
-    ``fisher`` service: training is left untouched), on ``fisher_batches`` training batches; the
-    frozen unit with the largest score is unfrozen and all scores go into schedule.json.
+    ``fisher`` service: training is left untouched), on ``--fisher-batches`` training batches of the
+    optimizer step's size (``--batch-size``, whatever the accumulation and the number of processes); the
+    frozen unit with the largest score is unfrozen and all scores go into schedule.json, with the
+    batches and examples the estimate read. FUN scores with the run's estimator (``--fisher``, its options
+    ``-o fisher.KEY=V``).
 
     By default every estimate reads all ``fisher_batches`` batches, as the paper does. Sequential
     stopping is an option: with ``stop_z > 0`` the estimate stops once the best frozen unit leads every
     other frozen unit by ``stop_z`` standard errors of the paired per-example difference, after at least
-    ``min_batches`` (estimators that stream per-example values, e.g. ``exact``).
+    ``min_batches`` (estimators that stream per-example values, e.g. ``exact``; the batches counted are
+    the ones the estimator is handed: step batches cut into one process's micro-batches).
 
     ``top_first`` reproduces the released code: the top unit is unfrozen at step 0 without an
     estimate, and FUN decides from step k on. With one frozen unit left there is nothing to decide,
     so no estimate is made (the event has no scores).
     """
 
+    scores_with_fisher = True
+
     @dataclass
     class Options:
-        estimator: str | None = None
-        """A registered Fisher estimator (exact, batch, official ...); default: the run's --fisher."""
-        fisher_batches: int = 40
         top_first: bool = False
         stop_z: float = 0.0
         min_batches: int = 5
 
         def __post_init__(self):
-            if self.fisher_batches <= 0:
-                raise ValueError("fisher_batches must be a positive number of batches")
             if self.min_batches <= 0 or self.stop_z < 0:
                 raise ValueError("min_batches must be positive and stop_z >= 0")
 
@@ -49,9 +50,9 @@ class FUN(Selector):
 
         frozen, options = list(ctx.frozen), self.options
 
-        def sequential(inner):  # the run's estimator: the core makes -o estimator=NAME the run's --fisher
+        def sequential(inner):  # the run's estimator (--fisher)
             return inner and StopWhenRanked(inner, frozen, z=options.stop_z, min_batches=options.min_batches)
 
-        scores = ctx.fisher(batches=self.options.fisher_batches, estimator=sequential)
+        scores = ctx.fisher(estimator=sequential)  # on the run's --fisher-batches batches
         best = max(ctx.frozen, key=lambda u: (scores[u], u))
         return Selection([best], scores)

@@ -9,8 +9,8 @@ latent examples the test set was rendered from (same seed, same order):
 - ``negated``: negated premise (monotonicity reversed: more specific -> entailment), not an exchange;
 - ``exchange``: agent and object exchanged (the same words in another order; neutral).
 
-    python bench/world_nli_phenomena.py runs/findings-v2/nli --out docs/findings/v2/nli_phenomena.json
-    python bench/world_nli_phenomena.py --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
+    python studies/world_nli_phenomena.py runs/findings-v2/nli --out docs/findings/v2/nli_phenomena.json
+    python studies/world_nli_phenomena.py --out docs/findings/v2/nli_phenomena.json --figure docs/findings/v2/nli_phenomena.png
 
 Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
 """
@@ -40,15 +40,15 @@ def phenomena(world_seed: int, n: int) -> list[str]:
     return out
 
 
-def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
-    """{lang: {phenomenon: accuracy}} of the task adapter saved in ``run_dir``."""
+def load_trained(run_dir: Path):
+    """The run's model (its head and task adapter as saved in ``<run>/task_adapter``, every language adapter
+    loaded), its components and the prepared run; and the saved tensors by name."""
     from safetensors.torch import load_file
 
     from unfreeze_core.components import build
     from unfreeze_core.config import config_from_values, read_yaml
     from unfreeze_core.plugins import get_plugins
     from unfreeze_core.runner import quiet_libraries
-    from unfreeze_core.tasks.base import batched_eval
     from unfreeze_core.training import prepare_model
 
     quiet_libraries()
@@ -65,13 +65,30 @@ def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     if missing:
         raise SystemExit(f"{run_dir}: {len(missing)} saved tensors not in the model, e.g. {sorted(missing)[0]}")
     model.load_state_dict(state, strict=False)
+    model.eval()
+    return model, parts, prepared, state
+
+
+def predictions(model, parts, prepared, lang: str):
+    """(labels, logits) of every test item of ``lang``, in the test file's order, with the model as it is."""
+    import torch
+
+    from unfreeze_core.tasks.base import batched_eval
+
     task, tokenizer = parts.task, prepared.tokenizer
+    features = task.encode(task.load_test(lang), tokenizer)
+    pairs = list(batched_eval(model, features, task.collate(tokenizer), 256, "cpu"))
+    return torch.cat([labels for labels, _ in pairs]), torch.cat([logits for _, logits in pairs])
+
+
+def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
+    """{lang: {phenomenon: accuracy}} of the task adapter saved in ``run_dir``."""
+    model, parts, prepared, _ = load_trained(run_dir)
     out = {}
     for lang in prepared.languages:
         parts.backend.activate_language(model, lang)
-        features = task.encode(task.load_test(lang), tokenizer)
-        right = [bool(r) for labels, logits in batched_eval(model, features, task.collate(tokenizer), 256, "cpu")
-                 for r in (logits.argmax(-1) == labels).tolist()]
+        labels, logits = predictions(model, parts, prepared, lang)
+        right = [bool(r) for r in (logits.argmax(-1) == labels).tolist()]
         assert len(right) == len(kinds), (len(right), len(kinds))
         out[lang] = {k: mean([r for r, kind in zip(right, kinds) if kind == k]) for k in PHENOMENA}
         out[lang]["all"] = mean(right)

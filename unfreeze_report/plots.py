@@ -1,22 +1,31 @@
 """Figures of run directories: loss, tr(F) per trainable unit, the unfreezing schedule, results.
 
-Every figure is one PNG. Runs sharing (task, model, adapter, selector) are one line: the mean over seeds with a
-shaded band of ±1 std. matplotlib (Agg backend) and numpy are imported inside functions, so importing this
-module stays cheap.
+Every figure is one PNG. Runs of one cell (equal settings, seeds apart) are one line: the mean over seeds with
+a shaded band of ±1 std; lines of a panel that differ in more than the selector name the differing settings.
+matplotlib (the ``plot`` extra, Agg backend) and numpy are imported inside functions, so importing this module
+stays cheap and works without them. A run folder whose files are corrupt, tampered or of the wrong types is
+skipped and named; the figures are written whole, all of them or none.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UnfreezeError
+from unfreeze_core.errors import UnfreezeError, first_line
+
+from .results import NAMED, UNREADABLE, differing, finite, read_json, show
 
 RUN_FILES = ("log.jsonl", "results.json", "schedule.json", "config.yaml")
 _RUN_NAME = re.compile(r"^(?P<task>[^-]+)-(?P<adapter>.+)-(?P<selector>[^-]+)$")
 _SEED = re.compile(r"^seed(\d+)$")
+MAX_STEP = 10**12
+MAX_UNITS = 10_000
+"""Beyond these a log or schedule is not a run's (1e308 steps, 10**9 units): the folder is skipped."""
+INSTALL = "unfreeze plot needs matplotlib: pip install 'unfreeze[plot]'"
 
 
 @dataclass
@@ -37,10 +46,12 @@ class Run:
     """(step, main metric on the train language's validation split)."""
     results: dict | None = None
     config: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    """The cell's settings (results.json's, else config.yaml's): runs are averaged only when these are equal."""
 
     @property
-    def group(self) -> tuple[str, str, str]:
-        return (self.task, self.model, self.adapter, self.selector)
+    def group(self) -> tuple:
+        return (self.task, self.model, self.adapter, self.selector, json.dumps(self.settings, sort_keys=True))
 
     @property
     def setup(self) -> str:
@@ -82,11 +93,32 @@ def find_run_dirs(paths) -> list[Path]:
     return unique
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UnfreezeError(f"cannot read {path}: {exc}") from None
+def _step(value) -> int:
+    """A step number as logged: a whole number in 0..MAX_STEP (``5.0`` is 5; ``"5"``, 1e308, -3 are not)."""
+    if not finite(value) or value != int(value) or not 0 <= value <= MAX_STEP:
+        raise ValueError(f"step {value!r} is not a step number")
+    return int(value)
+
+
+def _value(value, what: str) -> float:
+    if not finite(value):
+        raise ValueError(f"{what} {value!r} is not a finite number (at most 1e100)")
+    return float(value)
+
+
+def _unit(value) -> int:
+    """A unit index, given as an integer or (as JSON keys are) its decimal text."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_UNITS:
+        raise ValueError(f"unit {value!r} is not a unit index")
+    return value
+
+
+def _scores(mapping, what: str) -> dict[str, float]:
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{what} must map names to numbers")
+    return {str(k): _value(v, what) for k, v in mapping.items()}
 
 
 def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict], list[tuple[int, dict]]]:
@@ -94,21 +126,27 @@ def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict], list[tup
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError) as exc:
-        raise UnfreezeError(f"cannot read {path}: {exc}") from None
+        raise UnfreezeError(f"cannot read {path}: {first_line(exc)}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
             if "fisher" in record:
-                fisher.append({"step": int(record["step"]), "fisher": dict(record["fisher"]),
-                               "per_trainable": float(record.get("fisher_per_trainable", float("nan")))})
+                values = {str(_unit(u)): v for u, v in _scores(record["fisher"], "tr(F)").items()}
+                per = record.get("fisher_per_trainable")
+                fisher.append({"step": _step(record["step"]), "fisher": values,
+                               "per_trainable": math.nan if per is None else _value(per, "fisher_per_trainable")})
             elif "validation" in record:
-                validation.append((int(record["step"]), dict(record["validation"])))
+                validation.append((_step(record["step"]), _scores(record["validation"], "validation score")))
             elif "loss" in record:
-                losses.append((int(record["step"]), float(record["loss"])))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise UnfreezeError(f"{path}:{number}: not a log line ({exc})") from None
+                losses.append((_step(record["step"]), _value(record["loss"], "loss")))
+        except RecursionError:
+            raise UnfreezeError(f"{path}:{number}: JSON nested too deeply") from None
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise UnfreezeError(f"{path}:{number}: not a log line ({first_line(exc)})") from None
     if not losses and not fisher:
         raise UnfreezeError(f"{path} has no loss or tr(F) lines")
     return losses, fisher, validation
@@ -122,7 +160,7 @@ def read_run(path: Path) -> Run:
     losses, fisher, validation = _read_log(path / "log.jsonl")
     config = {}
     if (path / "config.yaml").is_file():
-        from .config import read_yaml
+        from unfreeze_core.config import read_yaml
 
         config = read_yaml(path / "config.yaml") or {}
     if (path / "results.json").is_file():
@@ -131,9 +169,7 @@ def read_run(path: Path) -> Run:
         results = read_result(path / "results.json")
     else:
         results = None
-    schedule = _read_json(path / "schedule.json") if (path / "schedule.json").is_file() else []
-    if not isinstance(schedule, list):
-        raise UnfreezeError(f"{path / 'schedule.json'}: expected a list of unfreeze events")
+    schedule = _read_schedule(path / "schedule.json") if (path / "schedule.json").is_file() else []
 
     named = _RUN_NAME.match(path.parent.name)
     seed_dir = _SEED.match(path.name)
@@ -153,15 +189,55 @@ def read_run(path: Path) -> Run:
         seed = seeds[0] if isinstance(seeds, list) and len(seeds) == 1 else config.get("seed")
     if seed is None:
         seed = int(seed_dir[1]) if seed_dir else 0
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
+        raise UnfreezeError(f"{path}: seed {seed!r} is not a seed")
     steps = config.get("steps")
+    steps = _step(steps) if finite(steps) and steps == int(steps) and 0 < steps <= MAX_STEP else None
     metric = (results or {}).get("metric") or _first_metric(validation)
-    return Run(path=path, task=str(pick("task", "?")), adapter=str(pick("adapter", "?")),
-               model=str(pick("model", "?")),
-               selector=str(pick("selector", path.name if not seed_dir else path.parent.name)),
-               seed=int(seed), steps=int(steps) if isinstance(steps, (int, float)) else None,
-               losses=sorted(losses), fisher=sorted(fisher, key=lambda f: f["step"]),
-               schedule=sorted(schedule, key=lambda e: e.get("step", 0)), results=results, config=config,
-               validation=[(s, v[metric]) for s, v in sorted(validation, key=lambda sv: sv[0]) if metric in v])
+    run = Run(path=path, task=str(pick("task", "?")), adapter=str(pick("adapter", "?")),
+              model=str(pick("model", "?")),
+              selector=str(pick("selector", path.name if not seed_dir else path.parent.name)),
+              seed=seed, steps=steps,
+              losses=sorted(losses), fisher=sorted(fisher, key=lambda f: f["step"]),
+              schedule=sorted(schedule, key=lambda e: e["step"]), results=results, config=config,
+              validation=[(s, v[metric]) for s, v in sorted(validation, key=lambda sv: sv[0]) if metric in v])
+    run.settings = _settings(run)
+    return run
+
+
+def _settings(run: Run) -> dict:
+    """The cell's settings: results.json's (or their config.yaml fallback), else config.yaml's, else the names."""
+    if run.results is not None:
+        return run.results["settings"]
+    if run.config:
+        from unfreeze_core.results import cell_settings
+
+        settings = cell_settings(run.config)
+    else:
+        settings = {}
+    return {**settings, **{key: getattr(run, key) for key in NAMED}}
+
+
+def _read_schedule(path: Path) -> list[dict]:
+    """schedule.json: a list of {step, units, scores?}; wrong types or ranges are one line."""
+    events = read_json(path)
+    if not isinstance(events, list):
+        raise UnfreezeError(f"{path}: expected a list of unfreeze events")
+    checked = []
+    for i, event in enumerate(events):
+        try:
+            if not isinstance(event, dict):
+                raise ValueError("not a JSON object")
+            units = event.get("units", [])
+            if not isinstance(units, list):
+                raise ValueError("'units' is not a list")
+            scores = event.get("scores")
+            checked.append({"step": _step(event.get("step")), "units": [_unit(u) for u in units],
+                            **({} if scores is None else
+                               {"scores": {str(_unit(u)): v for u, v in _scores(scores, "score").items()}})})
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise UnfreezeError(f"{path}: event {i}: {first_line(exc)}") from None
+    return checked
 
 
 def _first_metric(validation: list[tuple[int, dict]]) -> str | None:
@@ -173,17 +249,23 @@ def _first_metric(validation: list[tuple[int, dict]]) -> str | None:
 def load_runs(paths, skipped: list[str] | None = None) -> list[Run]:
     """The runs under PATHS. With ``skipped``, a folder whose files are corrupt or incomplete (a refused or
     killed run) is named there and left out; without it, the first one is an UnfreezeError."""
-    runs = []
+    runs: dict[tuple, Run] = {}
     for folder in find_run_dirs(paths):
         try:
-            runs.append(read_run(folder))
-        except (UnfreezeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            run = read_run(folder)
+        except UNREADABLE as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else first_line(exc)
             if skipped is None:
-                raise UnfreezeError(f"run folder {folder}: {exc}") from None
-            skipped.append(f"skipped run folder {folder}: {exc}")
+                raise UnfreezeError(f"run folder {folder}: {why}") from None
+            skipped.append(f"skipped run folder {folder}: {why}")
+            continue
+        first = runs.setdefault((run.group, run.seed), run)
+        if first is not run and skipped is not None:
+            skipped.append(f"the same run (same settings, seed {run.seed}) is in {first.path} and {run.path}: "
+                           "counted once, from the first")
     if not runs and skipped:
         raise UnfreezeError(f"no usable run folder under {', '.join(map(str, paths))} ({skipped[0]})")
-    return sorted(runs, key=lambda r: (r.group, r.seed))
+    return sorted(runs.values(), key=lambda r: (r.group, r.seed))
 
 
 # ---------------------------------------------------------------- numbers
@@ -238,6 +320,18 @@ def _nanstd(stack):
 
 # ---------------------------------------------------------------- drawing helpers
 
+def require_matplotlib() -> None:
+    """matplotlib is the ``plot`` extra: without it, one line saying what to install."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise UnfreezeError(INSTALL)
+
+
 def _plt():
     import matplotlib
 
@@ -279,10 +373,25 @@ def _seeds_label(runs: list[Run]) -> str:
     return f"{len(runs)} seeds" if len(runs) > 1 else f"seed {runs[0].seed}"
 
 
+def _label(selector: str, settings: dict, extra: list[str]) -> str:
+    """A line's name: its selector, and the settings in which lines of one panel differ besides it."""
+    shown = ", ".join(f"{k}={show(settings.get(k))}" for k in extra)
+    return f"{selector} [{shown}]" if shown else selector
+
+
+def _lines(members: list[Run]) -> tuple[list[list[Run]], list[str]]:
+    """A panel's runs as lines (one per cell, seeds together) and the settings that tell the lines apart."""
+    groups = _by(members, lambda r: r.group)
+    extra = differing([g[0].settings for g in groups.values()])
+    return [groups[key] for key in sorted(groups)], extra
+
+
+_STYLES = ("-", "--", ":", "-.")
+
+
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -291,20 +400,26 @@ def _save(fig, path: Path) -> Path:
 
 def _curve_figure(runs: list[Run], path: Path, curve, title: str, ylabel: str, band_note: str,
                   smooth: int = 1, log_y: bool = False) -> Path:
-    """Lines per selector (mean over seeds, ±1 std band), one panel per (task, model, adapter)."""
+    """Lines per cell (mean over seeds, ±1 std band), one panel per (task, model, adapter)."""
     plt = _plt()
     colors = _colors(runs)
     panels = _by(runs, lambda r: r.setup)
     fig, axes = _panels(plt, len(panels))
     for ax, (setup, members) in zip(axes, sorted(panels.items())):
-        for selector, group in sorted(_by(members, lambda r: r.selector).items()):
+        lines, extra = _lines(members)
+        seen: dict[str, int] = {}
+        for group in lines:
             curves = [c for c in (curve(r) for r in group) if c and len(c[0])]
             if not curves:
                 continue
             curves = [(steps, moving_average(values, smooth)) for steps, values in curves]
             grid, mean, std = mean_band(curves)
+            selector = group[0].selector
             color = colors[selector]
-            ax.plot(grid, mean, color=color, lw=2, label=f"{selector} ({_seeds_label(group)})",
+            style = _STYLES[seen.setdefault(selector, 0) % len(_STYLES)]
+            seen[selector] += 1
+            ax.plot(grid, mean, color=color, lw=2, ls=style,
+                    label=f"{_label(selector, group[0].settings, extra)} ({_seeds_label(group)})",
                     marker="o" if len(grid) < 12 else None, ms=3)
             if len(curves) > 1:
                 ax.fill_between(grid, mean - std, mean + std, color=color, alpha=0.2, lw=0)
@@ -407,7 +522,9 @@ def plot_schedule(runs: list[Run], path: Path) -> Path | None:
     num_units = max(r.num_units for r in with_schedule)
     fig, axes = _panels(plt, len(groups), width=6.4, height=max(3.2, 0.3 * num_units + 1.6))
     multi_task = len({r.setup for r in with_schedule}) > 1
-    for ax, ((*_, selector), group) in zip(axes, sorted(groups.items())):
+    extra = differing([g[0].settings for g in groups.values()])
+    for ax, (_, group) in zip(axes, sorted(groups.items())):
+        selector = group[0].selector
         color = colors[selector]
         n = len(group)
         height = 0.7 / n
@@ -434,7 +551,7 @@ def plot_schedule(runs: list[Run], path: Path) -> Path | None:
         scored = any(e.get("scores") for r in group for e in r.schedule)
         seeds = ", ".join(str(r.seed) for r in group)
         where = f"{group[0].setup} / " if multi_task else ""
-        ax.set_title(f"Unfreezing schedule — {where}{selector}\n"
+        ax.set_title(f"Unfreezing schedule — {where}{_label(selector, group[0].settings, extra)}\n"
                      + (f"seeds {seeds} side by side (seed {group[0].seed}: lower, dark)" if n > 1 else f"seed {seeds}")
                      + ("; labels: FUN score" if scored else ""), fontsize=10)
         ax.grid(axis="y", alpha=0.0)
@@ -445,12 +562,12 @@ def plot_results(runs: list[Run], path: Path) -> Path | None:
     """Grouped bars: main metric per language per selector (mean ± std over seeds), and the x-ling average."""
     import numpy as np
 
-    from .results import aggregate, load_results, scale
+    from .results import aggregate, scale
 
-    files = [r.path / "results.json" for r in runs if r.results is not None]
-    if not files:
+    results = [r.results for r in runs if r.results is not None]
+    if not results:
         return None
-    rows = aggregate(load_results(files))
+    rows = aggregate(results)
     colors = _colors(runs)
     panels = _by(rows, lambda row: f"{row['task']} / {row['model']} / {row['adapter']}")
     plt = _plt()
@@ -464,12 +581,13 @@ def plot_results(runs: list[Run], path: Path) -> Path | None:
         width = 0.8 / len(members)
         metric = members[0]["metric"]
         factor = scale(metric)
+        extra = differing([row["settings"] for row in members])
         for i, row in enumerate(members):
-            pairs = [row["scores"].get(lang, (np.nan, 0.0)) for lang in langs] + [row["avg_xling"]]
+            pairs = [row["scores"].get(lang) or (np.nan, 0.0) for lang in langs] + [row["avg_xling"] or (np.nan, 0.0)]
             means, stds = [m * factor for m, _ in pairs], [sd * factor for _, sd in pairs]
             n = len(row["seeds"])
             ax.bar(x + (i - (len(members) - 1) / 2) * width, means, width * 0.95, yerr=stds if n > 1 else None,
-                   capsize=2, color=colors.get(row["selector"]), label=f"{row['selector']} ({n} seed{'s' * (n > 1)})",
+                   capsize=2, color=colors.get(row["selector"]), label=f"{_label(row['selector'], row['settings'], extra)} ({n} seed{'s' * (n > 1)})",
                    error_kw={"lw": 1})
         ax.axvspan(len(langs) - 0.5, len(labels) - 0.5, color="grey", alpha=0.12, lw=0, zorder=0)
         ax.set_xticks(x, labels)
@@ -479,8 +597,8 @@ def plot_results(runs: list[Run], path: Path) -> Path | None:
         ax.set_xlabel("language")
         ax.set_title(f"Zero-shot {metric} per language — {setup}\nmean ± std over seeds; "
                      "avg (x-ling) leaves out the training language")
-        tops = [(m + sd) * factor for row in members for m, sd in [*row["scores"].values(), row["avg_xling"]]
-                if np.isfinite(m)]
+        tops = [(m + sd) * factor for row in members for m, sd in [*row["scores"].values(), row["avg_xling"]
+                                                                   or (np.nan, 0.0)] if np.isfinite(m)]
         if tops:
             ax.set_ylim(0, min(105.0, max(tops) * 1.08))
         ax.grid(axis="x", alpha=0.0)
@@ -490,22 +608,35 @@ def plot_results(runs: list[Run], path: Path) -> Path | None:
 
 def plot_all(paths, out_dir, smooth: int = 1) -> tuple[list[Path], list[str]]:
     """Every figure for the runs under PATHS, written to OUT_DIR; returns (written PNGs, notes on skipped ones)."""
+    from .output import remove_if_empty, writable_folder, write_all
+
     if smooth < 1:
         raise UnfreezeError(f"--smooth must be at least 1, got {smooth}")
+    require_matplotlib()
     notes: list[str] = []
     runs = load_runs(paths, notes)
-    out = Path(out_dir)
-    written = []
+    out, made = writable_folder(out_dir, "--out")
     figures = [("loss.png", lambda p: plot_loss(runs, p), None),
                ("validation.png", lambda p: plot_validation(runs, p), "no validation curve (use --eval-every N)"),
                ("fisher.png", lambda p: plot_fisher(runs, p, smooth), "no run tracked tr(F) (use --fisher-every N)"),
                ("fisher_units.png", lambda p: plot_fisher_units(runs, p, smooth), None),
                ("schedule.png", lambda p: plot_schedule(runs, p), "no run has a schedule.json"),
                ("results.png", lambda p: plot_results(runs, p), "no run has a results.json")]
-    for name, draw, why in figures:
-        result = draw(out / name)
-        if result is not None:
-            written.append(result)
-        elif why:
-            notes.append(f"skipped {name}: {why}")
+    def figure(name, draw, why):
+        def write(tmp: Path) -> bool:
+            try:
+                drawn = draw(tmp)
+            except (ValueError, OverflowError, FloatingPointError) as exc:
+                raise UnfreezeError(f"cannot draw {name} ({first_line(exc)}); nothing was written") from None
+            if drawn is None and why:
+                notes.append(f"skipped {name}: {why}")
+            return drawn is not None
+        return write
+
+    try:
+        written = write_all({out / name: figure(name, draw, why) for name, draw, why in figures})
+    except BaseException:
+        if made:
+            remove_if_empty(out)
+        raise
     return written, notes

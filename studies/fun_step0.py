@@ -3,7 +3,7 @@ and data order), at step 0 (head untrained, FUN's first decision) and after k st
 alone (what a top_first or LPFT-like start would let FUN see), with the same estimator and 40 batches:
 per seed the ranking, its Kendall tau against top-down, the spread, and the agreement between seeds.
 
-    python bench/fun_step0.py --seeds 1 2 3 4 --k 50 --threads 1 --out docs/findings/v2/fun_step0.json
+    python studies/fun_step0.py --seeds 1 2 3 4 --k 50 --threads 1 --out docs/findings/v2/fun_step0.json
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ MAD-X language adapter active, no task adapter), on the world NLI pairs:
 - task: a linear probe (logistic regression on mean-pooled features of the premise/hypothesis pair) trained
   on English and tested on English and zero-shot on the targets, per layer — where the task is readable.
 
-    python bench/world_layers.py --train 3000 --threads 1 --out docs/findings/v2/world_layers.json
-    python bench/world_layers.py --train 3000 --threads 1 --pool cls --out docs/findings/v2/world_layers_cls.json
+    python studies/world_layers.py --train 3000 --threads 1 --out docs/findings/v2/world_layers.json
+    python studies/world_layers.py --train 3000 --threads 1 --pool cls --out docs/findings/v2/world_layers_cls.json
+    python studies/world_layers.py --world /tmp/w3 --out w3_layers.json     # a variant world
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pool", choices=["mean", "cls"], default="mean")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--world", type=Path, help="a world built with `unfreeze world build --out DIR` "
+                        "(default: the shipped one)")
     args = parser.parse_args()
     import torch
 
@@ -73,14 +76,14 @@ def main() -> None:
     from unfreeze_core.models import load_model
 
     torch.set_num_threads(args.threads)
-    model, tokenizer = load_model("world")
+    model, tokenizer = load_model(str(world.model_path(args.world)) if args.world else "world")
     model.eval()
     langs = ["en", "qa", "qc", "qd", "qg", "qk"]
     for lang in langs:
-        model.load_adapter(str(world.lang_adapter_path(lang)), load_as=lang, with_head=False)
+        model.load_adapter(str(world.lang_adapter_path(lang, args.world)), load_as=lang, with_head=False)
 
     def rows(lang, split, n=None):
-        lines = (world.data_dir("nli") / lang / f"{split}.jsonl").read_text().splitlines()
+        lines = (world.data_dir("nli", args.world) / lang / f"{split}.jsonl").read_text().splitlines()
         return [json.loads(line) for line in lines[:n]]
 
     train = rows("en", "train", args.train)

@@ -1,4 +1,11 @@
-"""Numbers and figures of docs/findings.md from the runs of the findings grid (bench/findings.py --summary).
+"""Numbers and figures of docs/findings.md from the run folders of the findings sweeps (studies/grids/*.yaml).
+
+    python studies/findings_summary.py --runs runs/findings-v2 --dest docs/findings/v2
+    python studies/findings_summary.py --runs runs/mine --dest /tmp/mine --seeds 11 12 13   # your seeds
+
+Each study is one ``unfreeze sweep`` grid file; its cells are read from ``RUNS/<grid name>/<cell id>/``,
+exactly where ``unfreeze sweep GRID --output-dir RUNS`` wrote them. A cell counts when the sweep would skip
+it (finished, with the grid's configuration); missing cells are counted, not guessed.
 
 The verdict rules were written down with the grid, before any result was seen:
 - (a), (b): the paired-by-seed 95 % CI (Student t) of a selector's difference to ``standard`` in the
@@ -16,12 +23,14 @@ The verdict rules were written down with the grid, before any result was seen:
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import math
+import sys
 from pathlib import Path
 
-from findings import expand, result_file
+GRIDS = Path(__file__).resolve().parent / "grids"
 
 T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
@@ -80,20 +89,21 @@ def kendall_tau(order: list[int], reference: list[int]) -> float:
 
 # ------------------------------------------------------------------------------------------- reading
 
-def load(grid: dict, out: Path) -> dict[str, list[dict]]:
-    """study -> cells with their config, results and run (plots.Run) where finished."""
-    from unfreeze_core.plots import read_run
+def load(grid_files: list[Path], runs: Path, seeds: list[int] | None = None) -> dict[str, list[dict]]:
+    """study (grid name) -> cells with their settings, and results and run (plots.Run) where finished."""
+    from unfreeze_core import grid as grids
+    from unfreeze_report.plots import read_run
+    from unfreeze_core.sweep import cell_start
 
     studies: dict[str, list[dict]] = {}
-    for study, name, config in expand(grid):
-        path = result_file(out / study / name)
-        cell = {"name": name, "config": config, "seed": config["seeds"][0]}
-        if path:
-            cell["results"] = json.loads(path.read_text())
-            cell["run"] = read_run(path.parent)
-            timing = out / study / name / "time.json"
-            cell["seconds"] = json.loads(timing.read_text())["seconds"] if timing.is_file() else None
-        studies.setdefault(study, []).append(cell)
+    for path in grid_files:
+        grid = grids.load_grid(path)
+        for cell in grids.cells(grid, runs, {"seeds": list(seeds)} if seeds else None):
+            entry = {"name": cell.id, "config": cell.settings, "seed": cell.point["seed"]}
+            if cell_start(cell)[0] == "skip":
+                run = read_run(cell.run_dir)
+                entry["results"], entry["run"] = run.results, run
+            studies.setdefault(grid.name, []).append(entry)
     return studies
 
 
@@ -354,7 +364,7 @@ def fig_one_unit(info: dict, path: Path) -> None:
 
 
 def fig_fisher(cells: list[dict], path: Path) -> None:
-    from unfreeze_core.plots import plot_fisher
+    from unfreeze_report.plots import plot_fisher
 
     runs = [c["run"] for c in cells if "results" in c and c["run"].fisher]
     if runs:
@@ -392,12 +402,11 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def summarise(grid: dict, out: Path, dest: Path) -> dict:
+def summarise(grid_files: list[Path], runs: Path, dest: Path, seeds: list[int] | None = None) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
-    studies = load(grid, out)
+    studies = load(grid_files, runs, seeds)
     summary = {"cells": {s: f"{sum('results' in c for c in cells)}/{len(cells)}" for s, cells in studies.items()},
-               "seconds": {s: sum(c.get("seconds") or 0 for c in cells) for s, cells in studies.items()},
-               "transfer": {t: transfer(studies[t]) for t in TRANSFER_STUDIES if t in studies}}
+                "transfer": {t: transfer(studies[t]) for t in TRANSFER_STUDIES if t in studies}}
     summary["fun"] = {t: fun_orders(studies[t]) for t in TRANSFER_STUDIES if t in studies}
     if "fun_top_first" in studies:
         summary["fun_top_first"] = fun_orders(studies["fun_top_first"])
@@ -422,3 +431,28 @@ def summarise(grid: dict, out: Path, dest: Path) -> dict:
     (dest / "summary.md").write_text(markdown(summary) + "\n")
     print(json.dumps(summary["cells"]))
     return summary
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, required=True, help="the sweeps' --output-dir")
+    parser.add_argument("--dest", type=Path, required=True, help="summary.json, summary.md and figures go here")
+    parser.add_argument("--grids", type=Path, nargs="+", default=sorted(GRIDS.glob("*.yaml")),
+                        help="the studies' grid files (default: every file in studies/grids)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="read these seeds instead of each grid's own")
+    args = parser.parse_args(argv)
+    from unfreeze_core.errors import UnfreezeError
+
+    if not args.runs.is_dir():
+        print(f"error: no runs folder {args.runs}", file=sys.stderr)
+        return 2
+    try:
+        summarise(args.grids, args.runs, args.dest, args.seeds)
+    except UnfreezeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The world studies (studies/): the findings grid as sweep files, and the summary that reads their run folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sweep_fixtures import world_grid
+from unfreeze_cli.main import cli
+from unfreeze_core import grid as grids
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = ROOT / "studies"
+GRIDS = sorted((STUDIES / "grids").glob("*.yaml"))
+
+
+@pytest.fixture
+def summary_module():
+    sys.path.insert(0, str(STUDIES))
+    try:
+        import findings_summary
+
+        yield findings_summary
+    finally:
+        sys.path.remove(str(STUDIES))
+
+
+def test_every_study_grid_resolves_with_the_findings_cells(tmp_path):
+    cells = {}
+    for path in GRIDS:
+        grid = grids.load_grid(path)
+        assert grid.name == path.stem, "the summary finds a study's runs by its grid name"
+        cells[grid.name] = grids.cells(grid, tmp_path)
+    assert {name: len(found) for name, found in cells.items()} == {
+        "nli": 48, "nli_long": 24, "copa": 18, "qa": 12, "fisher_curves": 6, "schedules": 15, "fun_top_first": 3,
+        "one_unit": 8}
+    for study, batches in (("nli", 40), ("nli_long", 40), ("copa", 30), ("qa", 40)):
+        fun = [c.settings for c in cells[study] if c.point["selector"] == "fisher"]
+        assert fun and all(s["options"]["selector"] == {"stop_z": 0} and s["fisher_batches"] == batches for s in fun)
+        assert all(c.settings["threads"] == 1 and c.settings["fisher"] == "exact" for c in cells[study])
+    orders = [c.settings["options"]["selector"]["order"] for c in cells["schedules"]]
+    assert orders[0] == list(range(7, -1, -1)) and all(sorted(o) == list(range(8)) for o in orders)
+    assert len({tuple(o) for o in orders}) == 15
+    assert [c.settings["options"]["selector"]["units"] for c in cells["one_unit"]][:2] == [[7], [0]]
+    assert all(c.settings["options"]["selector"]["top_first"] is True for c in cells["fun_top_first"])
+
+
+def test_the_readme_names_every_study_and_its_command():
+    readme = (STUDIES / "README.md").read_text()
+    for path in GRIDS:
+        assert f"grids/{path.name}" in readme, path.name
+    for script in STUDIES.glob("*.py"):
+        assert f"studies/{script.name}" in readme, script.name
+
+
+def test_the_summary_reads_the_sweeps_run_folders(tmp_path, summary_module):
+    grid = world_grid(tmp_path, name="nli", seeds=(1, 2), steps=8)
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["sweep", str(grid), "--output-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    summary = summary_module.summarise([grid], runs, tmp_path / "out")
+    assert summary["cells"] == {"nli": "4/4"}
+    topdown = summary["transfer"]["nli"]["topdown"]
+    assert topdown["seeds"] == [1, 2] and topdown["d_avg"]["n"] == 2 and "lo" in topdown["d_avg"]
+    assert (tmp_path / "out" / "summary.md").read_text().startswith("### nli (2 seeds)")
+    more = summary_module.summarise([grid], runs, tmp_path / "more", seeds=[1, 2, 3])
+    assert more["cells"] == {"nli": "4/6"}, "a cell that did not run is counted, not guessed"
+
+
+def test_the_summary_without_its_runs_folder_is_one_line(tmp_path, summary_module, capsys):
+    assert summary_module.main(["--runs", str(tmp_path / "none"), "--dest", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no runs folder" in err
