@@ -433,13 +433,13 @@ def test_sigint_outside_the_loop_exits_130_and_keeps_the_checkpoint(tmp_path):
 
     import torch
 
-    from unfreeze_core import checkpoint, signals
+    from unfreeze_core import checkpoint, runner, signals
 
     checkpoint.save(tmp_path, step=6, weights={"w": torch.zeros(1)}, optimizer={}, scheduler={}, schedule={}, window=[])
     with signals.handled(), pytest.raises(signals.Stop) as info:  # no loop: building or evaluating stops at once
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)
-    error = signals.interrupted(info.value.signum, tmp_path)
+    error = runner.interrupted(info.value.signum, tmp_path)
     assert error.exit_code == 130
     assert str(error) == f"interrupted by SIGINT; the checkpoint of step 6 is kept: resume with " \
                          f"`unfreeze run --resume {tmp_path}`"

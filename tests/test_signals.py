@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unfreeze_core import checkpoint, signals
+from unfreeze_core import checkpoint, signals, runner
 
 RUN = ["--model", "tiny", "-o", "lang_adapters=fresh", "-o", "eval_limit=16", "-o", "train_limit=48", "--steps", "24",
        "--k", "1", "--selector", "topdown", "--batch-size", "8", "--checkpoint-every", "3"]
@@ -125,7 +125,7 @@ def test_a_signal_during_a_checkpoint_write_waits_for_the_file(tmp_path):
         os.kill(os.getpid(), signal.SIGINT)  # stopping already: ignored
         time.sleep(0.05)
     assert checkpoint.load(tmp_path)["step"] == 3
-    error = signals.interrupted(signal.SIGTERM, tmp_path)
+    error = runner.interrupted(signal.SIGTERM, tmp_path)
     assert error.exit_code == 143
     assert str(error) == f"interrupted by SIGTERM; the checkpoint of step 3 is kept: resume with " \
                          f"`unfreeze run --resume {tmp_path}`"

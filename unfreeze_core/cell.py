@@ -47,7 +47,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
     from .plugins import get_plugins
     from .preflight import preflight
     from .process import close, make_accelerator, quiet_libraries, set_threads
-    from .runner import run_seed
+    from .runner import interrupted, run_seed
     from .saved_state import check
 
     folder = RunDir(run_dir)
@@ -74,7 +74,7 @@ def run_cell(run_dir: str | Path, threads: int | None = None, console=None) -> d
                 close(accelerator)
                 return result
         except signals.Stop as stop:
-            raise signals.interrupted(stop.signum, folder.path) from None
+            raise interrupted(stop.signum, folder.path) from None
 
 
 def main(argv: list[str] | None = None) -> int:

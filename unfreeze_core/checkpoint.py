@@ -13,7 +13,6 @@ tensors and NumPy arrays only); anything else in them is refused with one line, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from .errors import UnfreezeError, first_line
 from .rundir import CHECKPOINT as FILE, LEGACY_CHECKPOINT as LEGACY_FILE
+from .saved_state import fingerprint  # noqa: F401  (checkpoint.fingerprint: the stored configuration's)
 META_KEY = "unfreeze"
 FORMAT = 1
 SEP = "/"
@@ -69,9 +69,6 @@ def params_state(model, params: list) -> dict:
     return trainable_state(model, {n for n, p in model.named_parameters() if id(p) in ids})
 
 
-def fingerprint(config: dict) -> str:
-    """sha256 of a configuration's canonical JSON."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # -- tensors <-> one flat dict, everything else <-> JSON ----------------------------------------------

@@ -32,7 +32,7 @@ def run_all(config: RunConfig, option_pairs: list[tuple] = (), console=None) -> 
         try:
             return _run_all(config, option_pairs, console)
         except signals.Stop as stop:  # before a seed's folder was made (building, preflight)
-            raise signals.interrupted(stop.signum, None) from None
+            raise interrupted(stop.signum, None) from None
 
 
 def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
@@ -132,7 +132,7 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
                 folder.remove_unstarted(lock)
             elif lock:
                 lock.release()
-            raise signals.interrupted(stop.signum, folder.path if main and folder.path.is_dir() else None) from None
+            raise interrupted(stop.signum, folder.path if main and folder.path.is_dir() else None) from None
         except BaseException:
             if main and not resume:
                 folder.remove_unstarted(lock)
@@ -174,3 +174,30 @@ def _print(console, what: str, value) -> None:
     from unfreeze_report import tables
 
     (tables.print_seed if what == "seed" else tables.print_rows)(value, console)
+
+
+def interrupted(signum: int, run_dir: str | Path | None, unstarted: str = "nothing was written") -> signals.Interrupted:
+    """The one line of a stopped run, from what ``run_dir`` holds now (None: no run folder was made)."""
+    from . import checkpoint
+
+    label = signals.name(signum)
+    folder = RunDir(run_dir) if run_dir is not None else None
+    if folder is None or not folder.path.is_dir():
+        message = f"interrupted by {label} before the run started; {unstarted}"
+    elif folder.finished():
+        message = f"interrupted by {label} after the run finished; its results are in {folder}"
+    else:
+        try:
+            state = checkpoint.load(folder.path)
+            step = state["step"] if state is not None else None
+        except UnfreezeError as exc:
+            step, message = None, f"interrupted by {label}; the checkpoint in {folder} cannot be resumed ({exc})"
+        else:
+            if step is not None:
+                message = (f"interrupted by {label}; the checkpoint of step {step} is kept: "
+                           f"resume with `unfreeze run --resume {folder}`")
+            else:
+                message = f"interrupted by {label} before the first checkpoint; nothing to resume in {folder}"
+    error = signals.Interrupted(message)
+    error.exit_code = signals.CODES[signum]
+    return error

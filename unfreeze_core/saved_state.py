@@ -24,6 +24,14 @@ class TamperedCheckpoint(UnfreezeError):
     """A checkpoint whose content is not what this run can have written."""
 
 
+
+def fingerprint(config: dict) -> str:
+    """sha256 of a configuration's canonical JSON (stored beside it in a checkpoint)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
 def _int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -68,7 +76,6 @@ class _Checker:
 def check(state: dict, config: dict, run_dir: str | Path, steps: int | None = None) -> None:
     """The checkpoint's fields against the run's configuration (``config``: ``RunConfig.as_dict()`` of the
     run's config.yaml; ``steps``: the budget when known)."""
-    from .checkpoint import fingerprint
     from .rundir import CHECKPOINT, CONFIG
 
     run_dir = Path(run_dir)

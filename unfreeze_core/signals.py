@@ -21,7 +21,6 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 
 from .errors import UnfreezeError
 
@@ -186,31 +185,3 @@ def critical():
         _state.critical -= 1
     if not _state.critical and _state.deferred and not _state.stopping:
         stop()
-
-
-def interrupted(signum: int, run_dir: str | Path | None, unstarted: str = "nothing was written") -> Interrupted:
-    """The one line of a stopped run, from what ``run_dir`` holds now (None: no run folder was made)."""
-    from . import checkpoint
-    from .rundir import RunDir
-
-    label = name(signum)
-    folder = RunDir(run_dir) if run_dir is not None else None
-    if folder is None or not folder.path.is_dir():
-        message = f"interrupted by {label} before the run started; {unstarted}"
-    elif folder.finished():
-        message = f"interrupted by {label} after the run finished; its results are in {folder}"
-    else:
-        try:
-            state = checkpoint.load(folder.path)
-            step = state["step"] if state is not None else None
-        except UnfreezeError as exc:
-            step, message = None, f"interrupted by {label}; the checkpoint in {folder} cannot be resumed ({exc})"
-        else:
-            if step is not None:
-                message = (f"interrupted by {label}; the checkpoint of step {step} is kept: "
-                           f"resume with `unfreeze run --resume {folder}`")
-            else:
-                message = f"interrupted by {label} before the first checkpoint; nothing to resume in {folder}"
-    error = Interrupted(message)
-    error.exit_code = CODES[signum]
-    return error

@@ -23,7 +23,7 @@ from pathlib import Path
 from .config import read_yaml
 from .errors import UnfreezeError
 from .grid import Cell, Grid, cells, identity, load_grid
-from .rundir import RESULTS, SWEEP, SWEEP_LOGS, TABLES, RunDir, write_text_atomic
+from .rundir import SWEEP, SWEEP_LOGS, RunDir, write_text_atomic
 
 STATES = ("done", "running", "failed", "pending", "interrupted")
 

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from .options import parse_options
+from .rundir import ADAPTER, RunDir
 
 
 def make(cls, options: dict | None = None):
@@ -133,7 +134,7 @@ def check_backend(cls, options: dict | None = None, *, model: str = "tiny", task
     for lang in ["en"]:
         backend.activate_language(built, lang)
     with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "task_adapter"
+        target = Path(tmp) / ADAPTER
         target.mkdir()
         backend.save(built, target)
         assert any(target.iterdir()), "save wrote nothing"
@@ -272,7 +273,7 @@ def check_launcher(cls, options: dict | None = None, *, folder: str | Path | Non
             assert "running" in [state for state, _ in seen[:-1]], \
                 f"job {job_id}: states {seen}; 'running' is reported before the last state"
         assert states["good"][-1] == ("done", None), f"the good cell ended {states['good'][-1]}"
-        assert (root / "good" / "seed1" / "results.json").is_file(), "the good cell left no results.json"
+        assert RunDir(root / "good" / "seed1").finished(), "the good cell left no results.json"
         state, error = states["bad"][-1]
         assert state == "failed" and error and "\n" not in error, f"the bad cell ended {state!r} with {error!r}"
         return states

@@ -21,7 +21,7 @@ from .events import LossRecord, StepRecord, UnfreezeRecord
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
-from .errors import UnfreezeError, first_line, plugin_error
+from .errors import UnfreezeError, plugin_error
 from .models import load_model
 from .runlog import RunLog
 

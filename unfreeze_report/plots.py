@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from unfreeze_core.errors import UnfreezeError, first_line
+from unfreeze_core.rundir import RUN_FILES, RunDir
 
 from .results import NAMED, UNREADABLE, differing, finite, read_json, show
 
-RUN_FILES = ("log.jsonl", "results.json", "schedule.json", "config.yaml")
 _RUN_NAME = re.compile(r"^(?P<task>[^-]+)-(?P<adapter>.+)-(?P<selector>[^-]+)$")
 _SEED = re.compile(r"^seed(\d+)$")
 MAX_STEP = 10**12
@@ -155,21 +155,22 @@ def _read_log(path: Path) -> tuple[list[tuple[int, float]], list[dict], list[tup
 def read_run(path: Path) -> Run:
     """One run directory; log.jsonl is required, the other files are used when present."""
     path = Path(path)
-    if not (path / "log.jsonl").is_file():
+    folder = RunDir(path)
+    if not folder.log.is_file():
         raise UnfreezeError(f"run folder {path} has no log.jsonl")
-    losses, fisher, validation = _read_log(path / "log.jsonl")
+    losses, fisher, validation = _read_log(folder.log)
     config = {}
-    if (path / "config.yaml").is_file():
+    if folder.config.is_file():
         from unfreeze_core.config import read_yaml
 
-        config = read_yaml(path / "config.yaml") or {}
-    if (path / "results.json").is_file():
+        config = read_yaml(folder.config) or {}
+    if folder.results.is_file():
         from .results import read_result
 
-        results = read_result(path / "results.json")
+        results = read_result(folder.results)
     else:
         results = None
-    schedule = _read_schedule(path / "schedule.json") if (path / "schedule.json").is_file() else []
+    schedule = _read_schedule(folder.schedule) if folder.schedule.is_file() else []
 
     named = _RUN_NAME.match(path.parent.name)
     seed_dir = _SEED.match(path.name)

@@ -17,6 +17,7 @@ import statistics
 from pathlib import Path
 
 from unfreeze_core.errors import UnfreezeError, first_line
+from unfreeze_core.rundir import RunDir, results_files
 from unfreeze_core.results import cell_settings, fingerprint
 
 NAMED = ("task", "model", "adapter", "selector")
@@ -50,7 +51,7 @@ def read_json(path: Path):
 
 def _settings_from_config(folder: Path) -> dict | None:
     """An older run's cell settings, from the ``config.yaml`` next to its ``results.json``."""
-    path = folder / "config.yaml"
+    path = RunDir(folder).config
     if not path.is_file():
         return None
     from unfreeze_core.config import read_yaml
@@ -118,7 +119,7 @@ def load_results(paths, skipped: list[str] | None = None, notes: list[str] | Non
     UnfreezeError. A run found twice (same settings and seed) is kept once and named in ``notes``."""
     files: dict[Path, None] = {}
     for path in map(Path, paths):
-        found = [path] if path.is_file() else sorted(path.rglob("results.json"))
+        found = [path] if path.is_file() else results_files(path)
         files.update((f.resolve(), None) for f in found)
     results: dict[tuple, dict] = {}
     for f in sorted(files):

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from ..rundir import RESULTS
+
 
 def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None = None, batch_size: int = 64,
               device=None, output_dir: str | Path | None = None, name: dict | None = None, console=None,
