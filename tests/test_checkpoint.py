@@ -258,7 +258,7 @@ def test_a_resume_across_epochs_with_accumulation_reaches_the_same_weights(nli_d
     from unfreeze_core.process import make_accelerator
 
     config = make_config(nli_dir, tmp_path)
-    config.steps, config.grad_accum, config.checkpoint_every = 20, 2, 8
+    config = config.replace(steps=20, grad_accum=2, checkpoint_every=8)
     config.options["task"]["train_limit"] = 44  # 11 micro-batches of 4 an epoch: the resume skips 2 epochs and 10
 
     def run(name, progress=None, resume=False):
@@ -287,7 +287,7 @@ def test_an_accelerator_that_accumulates_otherwise_is_refused(nli_dir, tmp_path)
     from unfreeze_core.errors import UnfreezeError
 
     config = make_config(nli_dir, tmp_path)
-    config.grad_accum = 2
+    config = config.replace(grad_accum=2)
     with pytest.raises(UnfreezeError, match="--grad-accum 2 needs"):
         trainer(config, tmp_path / "run").run()
 

@@ -26,11 +26,12 @@ def config_for(nli_dir, tmp_path, **overrides):
 
 
 def train(config, run_dir, option_pairs=()):
-    from accelerate import Accelerator
+    from unfreeze_core.process import make_accelerator
 
     plugins = get_plugins()
     parts = build(config, plugins, list(option_pairs))  # FUN reads the run's fisher_batches (2)
-    trainer = training.Trainer(config, parts, Accelerator(cpu=True), seed=0, run_dir=run_dir, hook=plugins.hook)
+    trainer = training.Trainer(parts.config, parts, make_accelerator(parts.config, run_dir), seed=0, run_dir=run_dir,
+                               hook=plugins.hook)
     trainer.run()
     model = trainer.accelerator.unwrap_model(trainer.model)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}, run_dir

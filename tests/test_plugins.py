@@ -255,7 +255,9 @@ def test_a_tracker_that_cannot_start_leaves_no_folder(nli_dir, tmp_path, monkeyp
         raise UnfreezeError("--report-to tensorboard: cannot start the tracker: offline")
 
     monkeypatch.setattr(runner, "Trackers", refuse)
-    monkeypatch.setattr(runner, "accelerator_kwargs", lambda names, logging_dir: {})
+    from unfreeze_core import process
+
+    monkeypatch.setattr(process, "accelerator_kwargs", lambda names, logging_dir: {})
     result = run_tiny(nli_dir, tmp_path / "runs", "--report-to", "tensorboard")
     assert result.exit_code == 1 and "cannot start the tracker" in result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*"))

@@ -268,7 +268,7 @@ def check_launcher(cls, options: dict | None = None, *, folder: str | Path | Non
             jobs.append(Job(id=name, run_dir=run_dir, resources=Resources(), log=root / "logs" / f"{name}.log",
                             sweep_dir=root))
         states: dict[str, list] = {"good": [], "bad": []}
-        make(cls, options).launch(jobs, lambda job_id, state, error: states[job_id].append((state, error)))
+        make(cls, options).launch(jobs, lambda job_id, state, error, job=None: states[job_id].append((state, error)))
         for job_id, seen in states.items():
             assert "running" in [state for state, _ in seen[:-1]], \
                 f"job {job_id}: states {seen}; 'running' is reported before the last state"

@@ -27,7 +27,7 @@ def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None 
 
     from ..errors import UnfreezeError
     from ..results import summarise
-    from ..tables import print_seed
+    from unfreeze_report.tables import print_seed
     from .transformers import _registered
 
     made = _registered("tasks", task, task_options)
@@ -43,7 +43,8 @@ def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None 
     finally:
         model.train(was_training)
     labels = {"task": task, "model": "-", "adapter": "-", "selector": "-", "seed": None, **(name or {})}
-    results = summarise(SimpleNamespace(**labels), labels["seed"], made, scores)
+    settings = {**labels, "options": {"task": dict(task_options or {})}}  # what identifies this table's cell
+    results = summarise(SimpleNamespace(**labels, as_dict=lambda: settings), labels["seed"], made, scores)
     if output_dir is not None:
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
