@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sweep_fixtures import world_grid
+from unfreeze_core.testing import world_grid
 from unfreeze_cli.main import cli
 from unfreeze_core import grid as grids
 

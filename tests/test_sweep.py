@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sweep_fixtures import world_grid
+from unfreeze_core.testing import world_grid
 from unfreeze_cli.main import cli
 from unfreeze_core import grid as grids
 from unfreeze_core import sweep as sweeps

@@ -10,7 +10,7 @@ through what the engine asks of its kind on something small (the ``tiny`` random
 world's data), and raises ``AssertionError`` saying which promise of docs/plugins.md was broken. They
 need no installed plugin of another kind except where said (a backend for ``check_estimator`` is built in
 here; ``check_launcher``'s cells use the ``lora`` backend and ``standard`` selector unless ``settings`` say
-otherwise). Every built-in plugin passes them (tests/test_conformance.py).
+otherwise). Every built-in plugin passes them (each distribution's plugins/<name>/tests/).
 """
 
 from __future__ import annotations
@@ -279,5 +279,37 @@ def check_launcher(cls, options: dict | None = None, *, folder: str | Path | Non
         return states
 
 
+REGISTER_HOOKS = ("register_selectors", "register_adapter_backends", "register_fisher_estimators", "register_tasks",
+                  "register_launchers")
+
+
+def registrations(plugin) -> dict[str, dict[str, type]]:
+    """What a plugin module (or object with ``@hookimpl`` methods) registers, per hook, without installing it:
+    ``{"register_selectors": {"standard": Standard, ...}}``. A plugin's own tests check every class it registers."""
+    found: dict[str, dict[str, type]] = {}
+    for hook in REGISTER_HOOKS:
+        register_all = getattr(plugin, hook, None)
+        if register_all is not None:
+            names: dict[str, type] = {}
+            register_all(lambda name, cls, *rest, **kw: names.__setitem__(name, cls))
+            found[hook] = names
+    return found
+
+
+def world_grid(folder: str | Path, name: str = "g", selectors=("standard", "topdown"), seeds=(1, 2), steps: int = 10,
+               **extra) -> Path:
+    """A small grid file on the embedded world (short budget, tiny evaluation) in ``folder``: what a launcher's
+    end-to-end test runs with ``unfreeze sweep``. ``extra`` settings are added at the grid's top level."""
+    import yaml
+
+    grid = {"name": name, "task": "nli", "model": "world", "adapter": "madx", "steps": steps, "lr": 1e-3,
+            "batch_size": 8, "threads": 1, "log_every": 5, "checkpoint_every": 5, "seeds": list(seeds),
+            "options": {"task": {"eval_limit": 8, "train_limit": 64, "languages": ["en", "qa"]}},
+            "axes": {"selector": {s: ({} if s == "standard" else {"k": 1}) for s in selectors}}, **extra}
+    path = Path(folder) / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(grid, sort_keys=False))
+    return path
+
+
 __all__ = ["make", "stand_in_fisher", "selector_plan", "check_selector", "build_model", "check_backend", "check_estimator", "check_task",
-           "check_launcher"]
+           "check_launcher", "registrations", "world_grid"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep_fixtures import world_grid
+from unfreeze_core.testing import world_grid
 from unfreeze_core import sweep as sweeps
 
 submitit = pytest.importorskip("submitit")

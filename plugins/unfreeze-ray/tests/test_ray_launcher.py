@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from sweep_fixtures import world_grid
+from unfreeze_core.testing import world_grid
 from unfreeze_core import sweep as sweeps
 from unfreeze_report.tables import write_tables
 
