@@ -42,7 +42,8 @@ from unfreeze_core.errors import UnfreezeError
 def run(config_file, options, seed, seeds, more_seeds, data_dir, languages, resume_dir, **flags):
     """Train a task adapter with scheduled unfreezing and evaluate it zero-shot per language."""
     from unfreeze_core.grid import build_config
-    from unfreeze_core.runner import RESUME_MAY_CHANGE, resume, run_all
+    from unfreeze_core.runner import resume, run_all
+    from unfreeze_core.saved_state import RESUME_MAY_CHANGE
 
     if resume_dir:
         given = [name for name, value in (("--config", config_file), ("-o", options), ("--seed", seed),

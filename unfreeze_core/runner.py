@@ -19,7 +19,6 @@ from .preflight import preflight
 from .process import close, make_accelerator, quiet_libraries, set_threads  # noqa: F401  (close, quiet_libraries: used by bench/ and tests)
 from .results import new_group_dir
 from .rundir import PLUGINS, RunDir
-from .saved_state import RESUME_MAY_CHANGE  # noqa: F401  (cli/run.py)
 from .trackers import Trackers
 
 
