@@ -107,3 +107,11 @@ def test_resume_of_a_run_another_process_writes_is_refused(nli_dir, tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and f"{run_dir} is being written by another process (pid 1 on " in lines[0], result.output
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("content", ["garbage{", "[1, 2]", '{"host": "x"}'])
+def test_an_unreadable_lock_is_held_and_says_how_to_clear_it(tmp_path, content):
+    (tmp_path / LOCK).write_text(content)
+    with pytest.raises(LockedError, match=f"unreadable.*delete that file") as info:
+        RunDir(tmp_path).lock().acquire()
+    assert "None" not in str(info.value) and (tmp_path / LOCK).read_text() == content

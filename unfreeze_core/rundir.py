@@ -248,7 +248,10 @@ class Lock:
             except FileExistsError:
                 if self._take_over():
                     continue
-                other = _read(self.path) or {}
+                other = _read(self.path)
+                if not other or other.get("pid") is None:  # torn or edited: no holder to name or to check
+                    raise LockedError(f"{self.folder}: its lock file {self.path} is unreadable, so it counts as held; "
+                                      f"if no process writes this folder, delete that file") from None
                 raise LockedError(f"{self.folder} is being written by another process ({describe(other)}): "
                                   f"one writer at a time; wait for it to end, or stop it"
                                   + ("" if other.get("host") == socket.gethostname() else
