@@ -21,6 +21,12 @@ def world():
 @click.option("--consequences", type=float, default=None,
               help="Share of pretraining documents that end with a consequence pair: an event, negated half the "
                    "time, then the state its polarity implies (0 = the shipped world).")
+@click.option("--summary", type=float, default=None,
+              help="Weight of the pretraining loss that predicts, from the first token's top-layer state, the "
+                   "document's language-free summary (0 = the v2 world).")
+@click.option("--align-first", type=float, default=None,
+              help="Weight of the pretraining loss that pulls each language's mean first-token state towards "
+                   "the others', at every layer (0 = the v2 world).")
 @click.option("--small", is_flag=True, help="A reduced world (2 layers, few steps) for tests.")
 @click.option("--layers", type=int, default=None, help="Encoder layers.")
 @click.option("--steps", type=int, default=None, help="MLM pretraining steps.")
@@ -30,7 +36,7 @@ def world():
               help="Rebuild one step of an existing world: 'adapters' retrains the language adapters on the "
                    "encoder and tokenizer already in the folder (same seed and settings); 'data' rewrites the task "
                    "data; either keeps every other file and updates the manifest.")
-def build(seed, out, alpha, consequences, small, layers, steps, adapter_steps, threads, only):
+def build(seed, out, alpha, consequences, summary, align_first, small, layers, steps, adapter_steps, threads, only):
     """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
     from unfreeze_core.world import artifacts_dir
     from unfreeze_core.world.build import BuildConfig, build as run_build
@@ -40,7 +46,8 @@ def build(seed, out, alpha, consequences, small, layers, steps, adapter_steps, t
         from unfreeze_core.errors import UnfreezeError
 
         raise UnfreezeError(f"--consequences is a share of documents, from 0 to 1 (got {consequences})")
-    for name, value in (("alpha", alpha), ("consequences", consequences), ("layers", layers), ("mlm_steps", steps),
+    for name, value in (("alpha", alpha), ("consequences", consequences), ("summary", summary),
+                        ("align_first", align_first), ("layers", layers), ("mlm_steps", steps),
                         ("adapter_steps", adapter_steps), ("threads", threads)):
         if value is not None:
             setattr(cfg, name, value)

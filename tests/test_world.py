@@ -288,3 +288,34 @@ def test_consequence_pairs_in_the_pretraining_text():
     assert shipped == "f51bb40c14890bc23fb02c5fd3d209c0e1a2e010f762463291a6db16fee0506b", "v2's text changed"
     res = CliRunner().invoke(world_cli, ["build", "--small", "--consequences", "2", "--out", "/nonexistent/x"])
     assert res.exit_code != 0 and "from 0 to 1" in str(res.exception)
+
+
+def test_the_document_summary_is_language_free_and_follows_polarity_and_order():
+    """The first token's pretraining target (world v3): what the first sentence and the rest assert and deny,
+    who acts, and what only one side has; recorded without drawing a random number."""
+    from unfreeze_core.world.build import corpus
+    from unfreeze_core.world.generator import (NP, SUMMARY_PARTS, SUMMARY_WORDS, Event, State, summary_target)
+
+    n = len(SUMMARY_WORDS)
+
+    def parts(sentences):
+        return {(SUMMARY_PARTS[i // n], SUMMARY_WORDS[i % n]) for i in summary_target(sentences)}
+
+    denied = Event(NP("Anna"), "eat", NP("apple", ("red",)), place="park", neg=True)
+    later = State(NP("king", ("old",)), "hungry")
+    assert parts([[denied], [], [later]]) == {
+        ("first-", "eat"), ("first-", "apple"), ("first-", "red"), ("first-", "park"), ("first agent", "Anna"),
+        ("rest+", "hungry"), ("rest agent", "king"), ("rest agent", "old"),
+        *{("first only", w) for w in ("eat", "apple", "red", "park", "Anna")},
+        *{("rest only", w) for w in ("hungry", "king", "old")}}
+    # the same event asserted later: only its dropped modifier is the first sentence's alone
+    plain = Event(NP("Anna"), "eat", NP("apple"), place="park")
+    got = parts([[denied], [plain]])
+    assert ("rest+", "eat") in got and ("first only", "red") in got
+    assert not {p for p in got if p[0] == "rest only"} and {p for p in got if p[0] == "first only"} == {("first only", "red")}
+    # recording the latent clauses changes no text: v2's corpus hash is unchanged
+    summaries: dict = {}
+    text = corpus(0, 20, consequences=0.0, summaries=summaries)
+    assert hashlib.sha256(json.dumps(text).encode()).hexdigest() == \
+        "f51bb40c14890bc23fb02c5fd3d209c0e1a2e010f762463291a6db16fee0506b"
+    assert set(summaries) == set(LANGUAGES) and all(len(summaries[c]) == 20 and all(summaries[c]) for c in LANGUAGES)

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import UnfreezeError, first_line
-from .generator import GRAMMAR, LANGUAGES, Language, content_concepts, corpus_document
+from .generator import (GRAMMAR, LANGUAGES, SUMMARY_SIZE, Language, content_concepts, corpus_document,
+                        summary_target)
 from .tasks import DEFAULT_SIZES, TASK_VERSIONS, TASKS, write_task
 
 MANIFEST = "manifest.json"
@@ -24,6 +25,8 @@ class BuildConfig:
     seed: int = 0
     alpha: float = 0.5  # the difficulty knob (see pretrain.py and docs/world.md)
     consequences: float = 0.0  # share of pretraining documents with a consequence pair (generator.py)
+    summary: float = 0.0  # weight of the first token's document-summary loss (pretrain.py)
+    align_first: float = 0.0  # weight of the first token's cross-language mean alignment (pretrain.py)
     layers: int = 8
     hidden: int = 64
     heads: int = 4
@@ -61,13 +64,22 @@ def checksums(root: Path) -> dict[str, str]:
             if p.is_file() and p.name != MANIFEST}
 
 
-def corpus(seed: int, n_docs: int, n_sent: int = 4, consequences: float = 0.0) -> dict[str, list[str]]:
-    """Monolingual pretraining text: independently sampled documents per language (no parallel text)."""
+def corpus(seed: int, n_docs: int, n_sent: int = 4, consequences: float = 0.0,
+           summaries: dict[str, list[list[int]]] | None = None) -> dict[str, list[str]]:
+    """Monolingual pretraining text: independently sampled documents per language (no parallel text).
+    ``summaries``, when given, receives each document's `summary_target` per language (the same text)."""
     out = {}
     for code in LANGUAGES:
         lang = Language(code, seed)
         rng = random.Random(f"corpus-{seed}-{code}")
-        out[code] = [corpus_document(rng, lang, n_sent, consequences) for _ in range(n_docs)]
+        docs, targets = [], []
+        for _ in range(n_docs):
+            record: list = []
+            docs.append(corpus_document(rng, lang, n_sent, consequences, record))
+            targets.append(summary_target(record))
+        out[code] = docs
+        if summaries is not None:
+            summaries[code] = targets
     return out
 
 
@@ -86,6 +98,8 @@ def tied_token_map(tokenizer, seed: int) -> tuple[dict[int, int], int]:
                 tied[ids[0]] = ci
     return tied, len(concepts)
 
+
+OPTIONAL_KNOBS = ("consequences", "summary", "align_first")  # recorded in the manifest's knobs when not 0
 
 ADAPTER_WARMUP_FRACTION = 0.05  # warm-up over 1/20 of the adapter steps, then cosine decay
 ADAPTER_KNOBS = ("adapter_steps", "adapter_lr")  # what `--only adapters` may change
@@ -153,7 +167,8 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     timings["data_s"] = round(time.time() - t0, 1)
     log(f"task data written ({timings['data_s']}s)")
 
-    text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc, cfg.consequences)
+    summaries: dict[str, list[list[int]]] = {}
+    text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc, cfg.consequences, summaries)
     all_docs = [d for c in LANGUAGES for d in text[c]]
     tokenizer = train_tokenizer(all_docs, cfg.vocab_size, cfg.max_positions)
     tied, n_concepts = tied_token_map(tokenizer, cfg.seed)
@@ -166,8 +181,11 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     size = EncoderSize(cfg.layers, cfg.hidden, cfg.heads, cfg.intermediate, cfg.max_positions)
     t1 = time.time()
     mixed = [e for c in LANGUAGES for e in encoded[c]]
-    model, mlm_loss = pretrain_encoder(mixed, tied, n_concepts, tokenizer, size, cfg.alpha, cfg.mlm_steps,
-                                       cfg.mlm_lr, cfg.batch_size, cfg.seed, log=log)
+    model, mlm_loss = pretrain_encoder(
+        mixed, tied, n_concepts, tokenizer, size, cfg.alpha, cfg.mlm_steps, cfg.mlm_lr, cfg.batch_size, cfg.seed,
+        log=log, summaries=[t for c in LANGUAGES for t in summaries[c]], summary_size=SUMMARY_SIZE,
+        summary=cfg.summary, languages=[i for i, c in enumerate(LANGUAGES) for _ in encoded[c]],
+        align_first=cfg.align_first)
     timings["pretrain_s"] = round(time.time() - t1, 1)
     model_dir = out / "model"
     model.save_pretrained(str(model_dir), safe_serialization=True)
@@ -182,7 +200,7 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
 
     manifest = {
         "seed": cfg.seed,
-        "knobs": {"alpha": cfg.alpha, **({"consequences": cfg.consequences} if cfg.consequences else {})},
+        "knobs": {"alpha": cfg.alpha, **{k: getattr(cfg, k) for k in OPTIONAL_KNOBS if getattr(cfg, k)}},
         "config": asdict(cfg),
         "languages": [{"code": c, "name": GRAMMAR[c].name, "script": GRAMMAR[c].script,
                        "order": GRAMMAR[c].order} for c in LANGUAGES],

@@ -626,7 +626,7 @@ CONSEQUENCES = {
 }
 
 
-def consequence_pair(rng: random.Random, lang: Language, sampler: "Sampler") -> list[str]:
+def consequence_pair(rng: random.Random, lang: Language, sampler: "Sampler", note=lambda clauses: None) -> list[str]:
     """An event, negated half the time, then the state its polarity implies ("Anna never eats the bread .
     Anna is hungry ."): the state word is predictable only from the first sentence's polarity."""
     verb = rng.choice(sorted(CONSEQUENCES))
@@ -634,13 +634,20 @@ def consequence_pair(rng: random.Random, lang: Language, sampler: "Sampler") -> 
     agent = replace(sampler.agent(), adjs=())
     event = replace(sampler.event(verb, p_place=0.3, p_time=0.2), agent=agent, neg=neg)
     state, state_neg = CONSEQUENCES[verb][1 if neg else 0]
+    note([event])
+    note([State(agent, state, state_neg)])
     return lang.sentence(event).words + lang.sentence(State(agent, state, state_neg)).words
 
 
-def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5, consequences: float = 0.0) -> str:
+def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5, consequences: float = 0.0,
+                    record: list | None = None) -> str:
     """A monolingual "document": a cast and a setting, a few events, states and causes; with probability
-    ``consequences`` a consequence pair is appended (0, the shipped world: no extra random draw at all)."""
+    ``consequences`` a consequence pair is appended (0, the shipped world: no extra random draw at all).
+
+    ``record``, when given, receives the document's latent clauses, one list per sentence (questions give an
+    empty list: they assert nothing); recording draws no random number, so the text is the same either way."""
     s = Sampler(rng)
+    note = record.append if record is not None else (lambda clauses: None)
     cast = [s.agent() for _ in range(2)]
     place = rng.choice(PLACES)
     sents: list[list[str]] = []
@@ -652,19 +659,64 @@ def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5, consequ
             if ev.place:
                 ev = replace(ev, place=place if rng.random() < 0.6 else ev.place)
             sents.append(lang.sentence(ev).words)
+            note([ev])
         elif x < 0.6:
-            sents.append(lang.sentence(State(a, rng.choice(STATES), rng.random() < 0.2)).words)
+            st = State(a, rng.choice(STATES), rng.random() < 0.2)
+            sents.append(lang.sentence(st).words)
+            note([st])
         elif x < 0.85:
             _, _, cause, effect = rng.choice(COPA_RULES)
             a2 = replace(a, adjs=())
             c, e = cause(s, a2), effect(s, a2)
             if rng.random() < 0.5:
                 sents.append(lang.because(e, c).words)
+                note([e, c])
             else:
                 sents.append(lang.sentence(c).words + lang.sentence(e).words)
+                note([c])
+                note([e])
         else:
             ev = s.event(rng.choice(TRANSITIVE), p_place=1.0, p_time=0.0)
             sents.append(lang.sentence(ev, wh=rng.choice(["agent", "obj", "place"])).words)
+            note([])
     if consequences and rng.random() < consequences:
-        sents.append(consequence_pair(rng, lang, Sampler(rng)))
+        sents.append(consequence_pair(rng, lang, Sampler(rng), note))
     return " ".join(join(w) for w in sents)
+
+
+# --------------------------------------------------------------------------------------
+# The document summary: a language-free target for the first token (world v3)
+# --------------------------------------------------------------------------------------
+
+SUMMARY_WORDS = [c for c in content_concepts() if c not in FUNCTION] + NAMES
+SUMMARY_PARTS = ("first+", "first-", "rest+", "rest-", "first agent", "rest agent", "first only", "rest only")
+_SUMMARY_INDEX = {w: i for i, w in enumerate(SUMMARY_WORDS)}
+SUMMARY_SIZE = len(SUMMARY_PARTS) * len(SUMMARY_WORDS)
+
+
+def summary_target(sentences: list[list]) -> list[int]:
+    """The active outputs of a document's summary (what `corpus_document(record=...)` noted), language-free:
+    for the first sentence and for the rest, which words are asserted and which denied (a clause's
+    polarity covers its verb or state, its object with its adjectives, and its place), who acts (the
+    agent with its adjectives), and which of these words only the first sentence or only the rest has
+    (what the rest drops and what it adds). Index = part * len(SUMMARY_WORDS) + word."""
+    n = len(SUMMARY_WORDS)
+    active: set[int] = set()
+    words: tuple[set[int], set[int]] = (set(), set())
+    for i, clauses in enumerate(sentences):
+        where = 0 if i == 0 else 1
+        for cl in clauses:
+            said = [cl.state] if isinstance(cl, State) else [cl.verb]
+            if isinstance(cl, Event):
+                if cl.obj is not None:
+                    said += [cl.obj.head, *cl.obj.adjs]
+                if cl.place:
+                    said.append(cl.place)
+            polarity = 2 * where + (1 if cl.neg else 0)
+            agent = (cl.agent.head, *cl.agent.adjs)
+            active.update(polarity * n + _SUMMARY_INDEX[w] for w in said)
+            active.update((4 + where) * n + _SUMMARY_INDEX[w] for w in agent)
+            words[where].update(_SUMMARY_INDEX[w] for w in (*said, *agent))
+    active.update(6 * n + w for w in words[0] - words[1])
+    active.update(7 * n + w for w in words[1] - words[0])
+    return sorted(active)

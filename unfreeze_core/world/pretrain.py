@@ -10,10 +10,24 @@ every language, reads that row plus `alpha` times its own row:
 larger = more language-specific embeddings and a larger transfer gap. The materialised matrix E
 is both the input embedding and the MLM output layer (as in XLM-R); on export it is copied into
 `word_embeddings.weight`, so a plain XLM-R checkpoint comes out.
+
+MLM never reads the first token's output, so its upper-layer state (what a classification head reads) is
+left to carry whatever the encoder puts there, language identity included (docs/findings.md, "Why whole
+languages collapse"). Two optional losses act on it (world v3):
+
+- ``summary``: from the first token's top-layer state a linear decoder predicts the document's language-free
+  summary (`generator.summary_target`: what the first sentence and the rest assert and deny, and who
+  acts), a multi-label loss averaged over the active outputs;
+- ``align_first``: each language's mean first-token state in a batch is pulled towards the batch's mean at
+  every layer (the squared offset per dimension): sentence-level alignment designed in, as the tied rows
+  design it in for words.
+
+Both default to 0, which draws no extra random number: the v2 encoder comes out byte for byte.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -75,7 +89,32 @@ def batches(encoded: list[list[int]], batch_size: int, pad_id: int, eos_id: int,
             special = ~attn
             special[:, 0] = True
             special |= ids == eos_id
-            yield ids, attn.long(), special
+            yield ids, attn.long(), special, order[i:i + batch_size]
+
+
+def summary_loss(logits, active: list[list[int]]):
+    """Multi-label loss of the summary decoder, summed over outputs and divided by the active ones."""
+    import torch
+
+    target = torch.zeros_like(logits)
+    for row, idx in enumerate(active):
+        target[row, idx] = 1.0
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum")
+    return bce / target.sum().clamp(min=1.0)
+
+
+def first_token_offset(hidden_states, lang):
+    """Mean over layers and over the languages in the batch of the squared offset (per dimension) between
+    a language's mean first-token state and the batch's."""
+    import torch
+
+    total = 0.0
+    for h in hidden_states:
+        first = h[:, 0]
+        centre = first.mean(0)
+        offsets = [first[lang == code].mean(0) - centre for code in torch.unique(lang)]
+        total = total + torch.stack(offsets).pow(2).mean()
+    return total / len(hidden_states)
 
 
 def position_ids(input_ids, pad_id: int):
@@ -85,8 +124,12 @@ def position_ids(input_ids, pad_id: int):
 
 def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts: int, tokenizer,
                      size: EncoderSize, alpha: float, steps: int, lr: float, batch_size: int,
-                     seed: int, log=print):
-    """Train an XLMRobertaForMaskedLM with tied concept embeddings; return it with E materialised."""
+                     seed: int, log=print, summaries: list[list[int]] | None = None, summary_size: int = 0,
+                     summary: float = 0.0, languages: list[int] | None = None, align_first: float = 0.0):
+    """Train an XLMRobertaForMaskedLM with tied concept embeddings; return it with E materialised.
+
+    ``summaries[i]`` (the active outputs of document i's summary, of ``summary_size``) and ``languages[i]``
+    (its language's index) feed the optional first-token losses weighted by ``summary`` and ``align_first``."""
     import torch
     from transformers import XLMRobertaForMaskedLM
 
@@ -109,6 +152,13 @@ def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts:
         return own * scale[:, None] + torch.cat([shared, zero_row])[cid]
 
     params = list(model.parameters()) + [shared]
+    decoder = None
+    if summary:
+        decoder = torch.nn.Linear(size.hidden, summary_size)
+        prior = sum(map(len, summaries)) / (len(summaries) * summary_size)
+        torch.nn.init.constant_(decoder.bias, math.log(prior / (1 - prior)))  # start at the base rate
+        params += list(decoder.parameters())
+    lang_of = torch.tensor(languages) if align_first else None
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
@@ -120,22 +170,27 @@ def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts:
     model.train()
     t0, run_loss = time.time(), None
     for step in range(steps):
-        ids, attn, special = next(it)
+        ids, attn, special, docs = next(it)
         inputs, labels = mask_tokens(ids, special, mask_id, vocab, gen)
         E = materialise()
         out = model.roberta(inputs_embeds=E[inputs], attention_mask=attn,
-                            position_ids=position_ids(ids, pad_id))
+                            position_ids=position_ids(ids, pad_id), output_hidden_states=bool(align_first))
         sel = labels != -100
         h = out.last_hidden_state[sel]
         h = head.layer_norm(torch.nn.functional.gelu(head.dense(h)))
         logits = h @ E.T + head.bias
-        loss = torch.nn.functional.cross_entropy(logits, labels[sel])
+        loss = mlm = torch.nn.functional.cross_entropy(logits, labels[sel])
+        if decoder is not None:
+            loss = loss + summary * summary_loss(decoder(out.last_hidden_state[:, 0]),
+                                                 [summaries[d] for d in docs])
+        if align_first:
+            loss = loss + align_first * first_token_offset(out.hidden_states[1:], lang_of[docs])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        run_loss = loss.item() if run_loss is None else 0.98 * run_loss + 0.02 * loss.item()
+        run_loss = mlm.item() if run_loss is None else 0.98 * run_loss + 0.02 * mlm.item()  # MLM's own
         if (step + 1) % max(1, steps // 10) == 0:
             log(f"  mlm step {step + 1}/{steps} loss {run_loss:.3f} ({time.time() - t0:.0f}s)")
     with torch.no_grad():
