@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import UnfreezeError, first_line
-from .generator import (GRAMMAR, LANGUAGES, SUMMARY_SIZE, Language, content_concepts, corpus_document,
+from .generator import (GRAMMAR, LANGUAGES, PUNCT, SUMMARY_SIZE, Language, content_concepts, corpus_document,
                         summary_target)
 from .tasks import DEFAULT_SIZES, TASK_VERSIONS, TASKS, write_task
 
@@ -26,6 +26,7 @@ class BuildConfig:
     alpha: float = 0.5  # the difficulty knob (see pretrain.py and docs/world.md)
     consequences: float = 0.0  # share of pretraining documents with a consequence pair (generator.py)
     summary: float = 0.0  # weight of the first token's document-summary loss (pretrain.py)
+    given_new: float = 0.0  # weight of every content word's given/new tagging loss (pretrain.py)
     align_first: float = 0.0  # weight of the first token's cross-language mean alignment (pretrain.py)
     layers: int = 8
     hidden: int = 64
@@ -99,7 +100,20 @@ def tied_token_map(tokenizer, seed: int) -> tuple[dict[int, int], int]:
     return tied, len(concepts)
 
 
-OPTIONAL_KNOBS = ("consequences", "summary", "align_first")  # recorded in the manifest's knobs when not 0
+def content_token_ids(tokenizer, tied: dict[int, int], seed: int) -> set[int]:
+    """Token ids of the content words: single-token forms of the lexical (not function) concepts, and
+    names kept whole."""
+    from .generator import FUNCTION, NAMES
+
+    content = {t for t, c in tied.items() if c >= len(FUNCTION)}  # function concepts come first
+    for name in NAMES:
+        ids = tokenizer(name, add_special_tokens=False)["input_ids"]
+        if len(ids) == 1:
+            content.add(ids[0])
+    return content
+
+
+OPTIONAL_KNOBS = ("consequences", "summary", "given_new", "align_first")  # recorded in the manifest's knobs when not 0
 
 ADAPTER_WARMUP_FRACTION = 0.05  # warm-up over 1/20 of the adapter steps, then cosine decay
 ADAPTER_KNOBS = ("adapter_steps", "adapter_lr")  # what `--only adapters` may change
@@ -181,11 +195,18 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     size = EncoderSize(cfg.layers, cfg.hidden, cfg.heads, cfg.intermediate, cfg.max_positions)
     t1 = time.time()
     mixed = [e for c in LANGUAGES for e in encoded[c]]
+    tags = None
+    if cfg.given_new:
+        from .pretrain import given_new_tags
+
+        content = content_token_ids(tokenizer, tied, cfg.seed)
+        stops = {tokenizer.convert_tokens_to_ids(f"\u2581{p}") for p in PUNCT}
+        tags = [given_new_tags(e, content, stops) for e in mixed]
     model, mlm_loss = pretrain_encoder(
         mixed, tied, n_concepts, tokenizer, size, cfg.alpha, cfg.mlm_steps, cfg.mlm_lr, cfg.batch_size, cfg.seed,
         log=log, summaries=[t for c in LANGUAGES for t in summaries[c]], summary_size=SUMMARY_SIZE,
         summary=cfg.summary, languages=[i for i, c in enumerate(LANGUAGES) for _ in encoded[c]],
-        align_first=cfg.align_first)
+        align_first=cfg.align_first, tags=tags, given_new=cfg.given_new)
     timings["pretrain_s"] = round(time.time() - t1, 1)
     model_dir = out / "model"
     model.save_pretrained(str(model_dir), safe_serialization=True)

@@ -689,7 +689,7 @@ def corpus_document(rng: random.Random, lang: Language, n_sent: int = 5, consequ
 # --------------------------------------------------------------------------------------
 
 SUMMARY_WORDS = [c for c in content_concepts() if c not in FUNCTION] + NAMES
-SUMMARY_PARTS = ("first+", "first-", "rest+", "rest-", "first agent", "rest agent", "first only", "rest only")
+SUMMARY_PARTS = ("first+", "first-", "rest+", "rest-", "first agent", "rest agent")
 _SUMMARY_INDEX = {w: i for i, w in enumerate(SUMMARY_WORDS)}
 SUMMARY_SIZE = len(SUMMARY_PARTS) * len(SUMMARY_WORDS)
 
@@ -697,12 +697,10 @@ SUMMARY_SIZE = len(SUMMARY_PARTS) * len(SUMMARY_WORDS)
 def summary_target(sentences: list[list]) -> list[int]:
     """The active outputs of a document's summary (what `corpus_document(record=...)` noted), language-free:
     for the first sentence and for the rest, which words are asserted and which denied (a clause's
-    polarity covers its verb or state, its object with its adjectives, and its place), who acts (the
-    agent with its adjectives), and which of these words only the first sentence or only the rest has
-    (what the rest drops and what it adds). Index = part * len(SUMMARY_WORDS) + word."""
+    polarity covers its verb or state, its object with its adjectives, and its place), and who acts (the
+    agent with its adjectives). Index = part * len(SUMMARY_WORDS) + word."""
     n = len(SUMMARY_WORDS)
     active: set[int] = set()
-    words: tuple[set[int], set[int]] = (set(), set())
     for i, clauses in enumerate(sentences):
         where = 0 if i == 0 else 1
         for cl in clauses:
@@ -716,7 +714,4 @@ def summary_target(sentences: list[list]) -> list[int]:
             agent = (cl.agent.head, *cl.agent.adjs)
             active.update(polarity * n + _SUMMARY_INDEX[w] for w in said)
             active.update((4 + where) * n + _SUMMARY_INDEX[w] for w in agent)
-            words[where].update(_SUMMARY_INDEX[w] for w in (*said, *agent))
-    active.update(6 * n + w for w in words[0] - words[1])
-    active.update(7 * n + w for w in words[1] - words[0])
     return sorted(active)

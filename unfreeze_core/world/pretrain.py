@@ -22,7 +22,11 @@ languages collapse"). Two optional losses act on it (world v3):
   every layer (the squared offset per dimension): sentence-level alignment designed in, as the tied rows
   design it in for words.
 
-Both default to 0, which draws no extra random number: the v2 encoder comes out byte for byte.
+- ``given_new``: from every content word's top-layer state a linear decoder predicts whether the word is in
+  the first sentence or in the rest, and whether the other side of the document has it too (given) or not
+  (new) — the information structure of the text, at every token (`given_new_tags`).
+
+All default to 0, which draws no extra random number: the v2 encoder comes out byte for byte.
 """
 
 from __future__ import annotations
@@ -92,6 +96,27 @@ def batches(encoded: list[list[int]], batch_size: int, pad_id: int, eos_id: int,
             yield ids, attn.long(), special, order[i:i + batch_size]
 
 
+GIVEN_NEW = ("first given", "first new", "rest given", "rest new")
+
+
+def given_new_tags(ids: list[int], content: set[int], stops: set[int]) -> list[int]:
+    """Per token of one encoded document: the index in GIVEN_NEW of a content word (first sentence or rest,
+    and whether the other side has the same word), -100 elsewhere. The first sentence ends at the first
+    token of ``stops`` (the full stop and the question mark)."""
+    end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+    first = {t for t in ids[:end] if t in content}
+    rest = {t for t in ids[end + 1:] if t in content}
+    out = []
+    for i, t in enumerate(ids):
+        if t not in content:
+            out.append(-100)
+        elif i < end:
+            out.append(0 if t in rest else 1)
+        else:
+            out.append(2 if t in first else 3)
+    return out
+
+
 def summary_loss(logits, active: list[list[int]]):
     """Multi-label loss of the summary decoder, summed over outputs and divided by the active ones."""
     import torch
@@ -125,7 +150,8 @@ def position_ids(input_ids, pad_id: int):
 def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts: int, tokenizer,
                      size: EncoderSize, alpha: float, steps: int, lr: float, batch_size: int,
                      seed: int, log=print, summaries: list[list[int]] | None = None, summary_size: int = 0,
-                     summary: float = 0.0, languages: list[int] | None = None, align_first: float = 0.0):
+                     summary: float = 0.0, languages: list[int] | None = None, align_first: float = 0.0,
+                     tags: list[list[int]] | None = None, given_new: float = 0.0):
     """Train an XLMRobertaForMaskedLM with tied concept embeddings; return it with E materialised.
 
     ``summaries[i]`` (the active outputs of document i's summary, of ``summary_size``) and ``languages[i]``
@@ -159,6 +185,10 @@ def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts:
         torch.nn.init.constant_(decoder.bias, math.log(prior / (1 - prior)))  # start at the base rate
         params += list(decoder.parameters())
     lang_of = torch.tensor(languages) if align_first else None
+    tagger = None
+    if given_new:
+        tagger = torch.nn.Linear(size.hidden, len(GIVEN_NEW))
+        params += list(tagger.parameters())
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
@@ -183,6 +213,12 @@ def pretrain_encoder(encoded: list[list[int]], tied: dict[int, int], n_concepts:
         if decoder is not None:
             loss = loss + summary * summary_loss(decoder(out.last_hidden_state[:, 0]),
                                                  [summaries[d] for d in docs])
+        if tagger is not None:
+            target = torch.full(ids.shape, -100, dtype=torch.long)
+            for row, d in enumerate(docs):
+                target[row, :len(tags[d])] = torch.tensor(tags[d])
+            loss = loss + given_new * torch.nn.functional.cross_entropy(
+                tagger(out.last_hidden_state).flatten(0, 1), target.flatten(), ignore_index=-100)
         if align_first:
             loss = loss + align_first * first_token_offset(out.hidden_states[1:], lang_of[docs])
         opt.zero_grad(set_to_none=True)
