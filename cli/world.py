@@ -27,6 +27,9 @@ def world():
 @click.option("--given-new", type=float, default=None,
               help="Weight of the pretraining loss that tags every content word as in the first sentence or the "
                    "rest, and as given (the other side has it) or new (0 = the v2 world).")
+@click.option("--pairs", type=float, default=None,
+              help="Share of pretraining documents the encoder reads as a pair, the first sentence and the rest "
+                   "with the separator between them, as a sentence-pair task's input (0 = the v2 world).")
 @click.option("--align-first", type=float, default=None,
               help="Weight of the pretraining loss that pulls each language's mean first-token state towards "
                    "the others', at every layer (0 = the v2 world).")
@@ -39,7 +42,7 @@ def world():
               help="Rebuild one step of an existing world: 'adapters' retrains the language adapters on the "
                    "encoder and tokenizer already in the folder (same seed and settings); 'data' rewrites the task "
                    "data; either keeps every other file and updates the manifest.")
-def build(seed, out, alpha, consequences, summary, given_new, align_first, small, layers, steps, adapter_steps, threads, only):
+def build(seed, out, alpha, consequences, summary, given_new, pairs, align_first, small, layers, steps, adapter_steps, threads, only):
     """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
     from unfreeze_core.world import artifacts_dir
     from unfreeze_core.world.build import BuildConfig, build as run_build
@@ -49,7 +52,7 @@ def build(seed, out, alpha, consequences, summary, given_new, align_first, small
         from unfreeze_core.errors import UnfreezeError
 
         raise UnfreezeError(f"--consequences is a share of documents, from 0 to 1 (got {consequences})")
-    for name, value in (("alpha", alpha), ("consequences", consequences), ("summary", summary), ("given_new", given_new),
+    for name, value in (("alpha", alpha), ("consequences", consequences), ("summary", summary), ("given_new", given_new), ("pairs", pairs),
                         ("align_first", align_first), ("layers", layers), ("mlm_steps", steps),
                         ("adapter_steps", adapter_steps), ("threads", threads)):
         if value is not None:

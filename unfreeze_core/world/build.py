@@ -27,6 +27,7 @@ class BuildConfig:
     consequences: float = 0.0  # share of pretraining documents with a consequence pair (generator.py)
     summary: float = 0.0  # weight of the first token's document-summary loss (pretrain.py)
     given_new: float = 0.0  # weight of every content word's given/new tagging loss (pretrain.py)
+    pairs: float = 0.0  # share of pretraining documents encoded as a pair: first sentence </s></s> the rest
     align_first: float = 0.0  # weight of the first token's cross-language mean alignment (pretrain.py)
     layers: int = 8
     hidden: int = 64
@@ -100,6 +101,12 @@ def tied_token_map(tokenizer, seed: int) -> tuple[dict[int, int], int]:
     return tied, len(concepts)
 
 
+def split_first(doc: str) -> tuple[str, str]:
+    """A document's first sentence and the rest ("" when it has one sentence)."""
+    ends = [i for i in (doc.find(" . "), doc.find(" ? ")) if i >= 0]
+    return (doc[:min(ends) + 2], doc[min(ends) + 3:]) if ends else (doc, "")
+
+
 def content_token_ids(tokenizer, tied: dict[int, int], seed: int) -> set[int]:
     """Token ids of the content words: single-token forms of the lexical (not function) concepts, and
     names kept whole."""
@@ -113,7 +120,7 @@ def content_token_ids(tokenizer, tied: dict[int, int], seed: int) -> set[int]:
     return content
 
 
-OPTIONAL_KNOBS = ("consequences", "summary", "given_new", "align_first")  # recorded in the manifest's knobs when not 0
+OPTIONAL_KNOBS = ("consequences", "summary", "given_new", "pairs", "align_first")  # recorded in the manifest's knobs when not 0
 
 ADAPTER_WARMUP_FRACTION = 0.05  # warm-up over 1/20 of the adapter steps, then cosine decay
 ADAPTER_KNOBS = ("adapter_steps", "adapter_lr")  # what `--only adapters` may change
@@ -188,10 +195,15 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     tied, n_concepts = tied_token_map(tokenizer, cfg.seed)
     log(f"tokenizer: vocab {len(tokenizer)}, {len(tied)} tied tokens over {n_concepts} concepts")
 
-    def encode(docs):
-        return tokenizer(docs, truncation=True, max_length=cfg.max_positions)["input_ids"]
+    def encode(docs, code):
+        if not cfg.pairs:
+            return tokenizer(docs, truncation=True, max_length=cfg.max_positions)["input_ids"]
+        rng = random.Random(f"pairs-{cfg.seed}-{code}")
+        return [tokenizer(*split_first(d), truncation=True, max_length=cfg.max_positions)["input_ids"]
+                if rng.random() < cfg.pairs and split_first(d)[1] else
+                tokenizer(d, truncation=True, max_length=cfg.max_positions)["input_ids"] for d in docs]
 
-    encoded = {c: encode(text[c]) for c in LANGUAGES}
+    encoded = {c: encode(text[c], c) for c in LANGUAGES}
     size = EncoderSize(cfg.layers, cfg.hidden, cfg.heads, cfg.intermediate, cfg.max_positions)
     t1 = time.time()
     mixed = [e for c in LANGUAGES for e in encoded[c]]
