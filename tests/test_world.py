@@ -327,3 +327,12 @@ def test_given_new_tags_mark_what_the_rest_repeats_and_adds():
     names = [GIVEN_NEW[t] if t >= 0 else None for t in tags]
     assert names == [None, "first given", "first given", None, "first new", "first given", None,
                      "rest given", "rest given", None, "rest given", None, "rest new", "rest new", None]
+
+
+def test_pairs_split_a_document_after_its_first_sentence():
+    from unfreeze_core.world.build import split_first
+
+    assert split_first("Emil drinks because Emil is thirsty . Emil is wet . Who eats ?") == \
+        ("Emil drinks because Emil is thirsty .", "Emil is wet . Who eats ?")
+    assert split_first("Who eats the apple ? Emil is wet .") == ("Who eats the apple ?", "Emil is wet .")
+    assert split_first("Emil is wet .") == ("Emil is wet .", "")
