@@ -78,7 +78,7 @@ def finish(trainer) -> dict | None:
                        batch_size=trainer.config.eval_batch_size, device=acc.device, accelerator=acc,
                        on_language=lambda lang, s: trainer.hook.on_evaluate(lang=lang, scores=s))
     if acc.is_main_process:
-        results = summarise(trainer.config, trainer.seed, parts.task, scores)
+        results = summarise(trainer.config.as_dict(), trainer.seed, parts.task, scores)
         with signals.critical():
             folder.write_json(RESULTS, results)
         trainer.hook.on_run_end(run_dir=str(trainer.run_dir), results=results)

@@ -42,15 +42,16 @@ def fingerprint(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def summarise(config, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
+def summarise(resolved: dict, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
     """results.json of one seed: the main metric per language, its cross-lingual average and minimum, and the
-    settings that identify the run's cell."""
+    settings that identify the run's cell. ``resolved`` is the run's settings (``RunConfig.as_dict()``), with
+    at least task, model, adapter and selector."""
     scores = {lang: m[task.metric] for lang, m in metrics.items()}
     xling = {lang: s for lang, s in scores.items() if lang != task.train_language}
     lowest = min(xling.items(), key=lambda kv: kv[1]) if xling else None
-    settings = cell_settings(config.as_dict())
+    settings = cell_settings(resolved)
     return {
-        "task": config.task, "model": config.model, "adapter": config.adapter, "selector": config.selector, "seed": seed,
+        **{key: resolved[key] for key in ("task", "model", "adapter", "selector")}, "seed": seed,
         "metric": task.metric, "train_language": task.train_language, "scores": scores,
         "avg_xling": statistics.fmean(xling.values()) if xling else None,
         "lowest": {"lang": lowest[0], "score": lowest[1]} if lowest else None,

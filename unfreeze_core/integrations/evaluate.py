@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 from ..rundir import RESULTS
 
@@ -44,7 +43,7 @@ def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None 
         model.train(was_training)
     labels = {"task": task, "model": "-", "adapter": "-", "selector": "-", "seed": None, **(name or {})}
     settings = {**labels, "options": {"task": dict(task_options or {})}}  # what identifies this table's cell
-    results = summarise(SimpleNamespace(**labels, as_dict=lambda: settings), labels["seed"], made, scores)
+    results = summarise(settings, labels["seed"], made, scores)
     if output_dir is not None:
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
