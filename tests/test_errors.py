@@ -559,3 +559,22 @@ def test_resume_with_seed_zero_is_refused_like_any_flag(stopped_run):
     before = snapshot(stopped_run)
     assert_one_line(invoke(["run", "--resume", stopped_run, "--seed", "0"]), 1, "--seed cannot be given with --resume")
     assert snapshot(stopped_run) == before
+
+
+def test_an_unreadable_data_file_is_one_line(tmp_path, monkeypatch):
+    """A file the process may not read (a permission, an I/O error) names the file and the reason; as root the
+    permission cannot be taken away, so the read itself is made to fail."""
+    from unfreeze_core.errors import UnfreezeError
+    from unfreeze_core.tasks import data as task_data
+
+    (tmp_path / "en").mkdir()
+    path = tmp_path / "en" / "train.jsonl"
+    path.write_text('{"premise": "a", "hypothesis": "b", "label": 0}\n')
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(task_data, "json_records", denied)
+    with pytest.raises(UnfreezeError) as err:
+        task_data.load_local(tmp_path, "en", "train", ("premise",))
+    assert str(err.value) == f"en/train: cannot read {path}: Permission denied"

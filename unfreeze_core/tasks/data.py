@@ -209,7 +209,11 @@ def load_local(folder: str | Path, lang: str, split: str, columns=(), checks: di
         raise UnfreezeError(f"no {split} data for language {lang!r} in {folder} "
                             f"(expected {Path(folder) / lang / (split + '.jsonl')}, .json or .parquet{found})")
     parquet = path.suffix == ".parquet"
-    rows = parquet_rows(path, what) if parquet else check_json(path, what, columns, checks or {})
+    try:
+        rows = parquet_rows(path, what) if parquet else check_json(path, what, columns, checks or {})
+    except OSError as exc:  # unreadable: permissions, an I/O error
+        raise UnfreezeError(f"{what}: cannot read {path}: {exc.strerror or first_line(exc, type(exc).__name__)}"
+                            ) from None
     if rows == 0:
         raise UnfreezeError(f"{what}: {path} has no rows")
     try:
