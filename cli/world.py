@@ -12,51 +12,68 @@ def world():
     """The embedded offline multilingual world (languages, encoder, adapters, tasks)."""
 
 
+# The build's knobs (BuildConfig fields): a share of documents (0 to 1) or a weight (>= 0); 0 = off
+KNOBS = {
+    "alpha": ("weight", "Difficulty knob: weight of the language-specific embedding part (0 = fully shared)."),
+    "consequences": ("share", "Share of pretraining documents that end with a consequence pair: an event, negated "
+                              "half the time, then the state its polarity implies."),
+    "summary": ("weight", "Weight of the pretraining loss that predicts, from the first token's top-layer state, the "
+                          "document's language-free summary."),
+    "given_new": ("weight", "Weight of the pretraining loss that tags every content word as in the first sentence or "
+                            "the rest, and as given (the other side has it) or new."),
+    "pairs": ("share", "Share of pretraining documents the encoder reads as a pair, the first sentence and the rest "
+                       "with the separator between them, as a sentence-pair task's input."),
+    "align_first": ("weight", "Weight of the pretraining loss that pulls each language's mean first-token state "
+                              "towards the others', at every layer."),
+}
+
+
+def knob_options(command):
+    for name, (_, text) in reversed(KNOBS.items()):
+        command = click.option(f"--{name.replace('_', '-')}", name, type=float, default=None, help=text)(command)
+    return command
+
+
+def checked_knob(name: str, value: float) -> float:
+    """``value`` when it is a finite share from 0 to 1 or a finite weight >= 0, as the knob is; else one line."""
+    import math
+
+    from unfreeze_core.errors import UnfreezeError
+
+    share = KNOBS[name][0] == "share"
+    if not math.isfinite(value) or value < 0 or share and value > 1:
+        what = "a share of documents, from 0 to 1" if share else "a weight, a finite number >= 0"
+        raise UnfreezeError(f"--{name.replace('_', '-')} is {what} (got {value})")
+    return value
+
+
 @world.command()
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the whole world.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder [default: the package's artifacts folder].")
-@click.option("--alpha", type=float, default=None,
-              help="Difficulty knob: weight of the language-specific embedding part (0 = fully shared).")
-@click.option("--consequences", type=float, default=None,
-              help="Share of pretraining documents that end with a consequence pair: an event, negated half the "
-                   "time, then the state its polarity implies (0 = the shipped world).")
-@click.option("--summary", type=float, default=None,
-              help="Weight of the pretraining loss that predicts, from the first token's top-layer state, the "
-                   "document's language-free summary (0 = the v2 world).")
-@click.option("--given-new", type=float, default=None,
-              help="Weight of the pretraining loss that tags every content word as in the first sentence or the "
-                   "rest, and as given (the other side has it) or new (0 = the v2 world).")
-@click.option("--pairs", type=float, default=None,
-              help="Share of pretraining documents the encoder reads as a pair, the first sentence and the rest "
-                   "with the separator between them, as a sentence-pair task's input (0 = the v2 world).")
-@click.option("--align-first", type=float, default=None,
-              help="Weight of the pretraining loss that pulls each language's mean first-token state towards "
-                   "the others', at every layer (0 = the v2 world).")
+@knob_options
 @click.option("--small", is_flag=True, help="A reduced world (2 layers, few steps) for tests.")
-@click.option("--layers", type=int, default=None, help="Encoder layers.")
-@click.option("--steps", type=int, default=None, help="MLM pretraining steps.")
-@click.option("--adapter-steps", type=int, default=None, help="MLM steps per language adapter.")
-@click.option("--threads", type=int, default=None, help="Torch CPU threads.")
+@click.option("--layers", type=click.IntRange(min=1), default=None, help="Encoder layers.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="MLM pretraining steps.")
+@click.option("--adapter-steps", type=click.IntRange(min=1), default=None, help="MLM steps per language adapter.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch CPU threads.")
 @click.option("--only", type=click.Choice(["adapters", "data"]), default=None,
               help="Rebuild one step of an existing world: 'adapters' retrains the language adapters on the "
                    "encoder and tokenizer already in the folder (same seed and settings); 'data' rewrites the task "
                    "data; either keeps every other file and updates the manifest.")
-def build(seed, out, alpha, consequences, summary, given_new, pairs, align_first, small, layers, steps, adapter_steps, threads, only):
-    """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores)."""
+def build(seed, out, small, layers, steps, adapter_steps, threads, only, **knobs):
+    """Regenerate every artefact of the world from a seed (minutes on 2 CPU cores). Every knob is 0 (off) in
+    the shipped world, except alpha (0.5)."""
     from unfreeze_core.world import artifacts_dir
     from unfreeze_core.world.build import BuildConfig, build as run_build
 
     cfg = BuildConfig.small(seed) if small else BuildConfig(seed=seed)
-    if consequences is not None and not 0 <= consequences <= 1:
-        from unfreeze_core.errors import UnfreezeError
-
-        raise UnfreezeError(f"--consequences is a share of documents, from 0 to 1 (got {consequences})")
-    for name, value in (("alpha", alpha), ("consequences", consequences), ("summary", summary), ("given_new", given_new), ("pairs", pairs),
-                        ("align_first", align_first), ("layers", layers), ("mlm_steps", steps),
-                        ("adapter_steps", adapter_steps), ("threads", threads)):
-        if value is not None:
-            setattr(cfg, name, value)
+    settings = {name: checked_knob(name, value) for name, value in knobs.items() if value is not None}
+    settings.update((name, value) for name, value in (("layers", layers), ("mlm_steps", steps),
+                                                      ("adapter_steps", adapter_steps), ("threads", threads))
+                    if value is not None)
+    for name, value in settings.items():
+        setattr(cfg, name, value)
     m = run_build(out or artifacts_dir(), cfg, log=click.echo, only=only)
     click.echo(f"{len(m['files'])} files, {m['bytes'] / 1e6:.1f} MB, {m['timings']['total_s']} s")
 

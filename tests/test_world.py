@@ -336,3 +336,20 @@ def test_pairs_split_a_document_after_its_first_sentence():
         ("Emil drinks because Emil is thirsty .", "Emil is wet . Who eats ?")
     assert split_first("Who eats the apple ? Emil is wet .") == ("Who eats the apple ?", "Emil is wet .")
     assert split_first("Emil is wet .") == ("Emil is wet .", "")
+
+
+@pytest.mark.parametrize("flag, value, says", [
+    ("--pairs", "2", "--pairs is a share of documents, from 0 to 1 (got 2.0)"),
+    ("--consequences", "nan", "--consequences is a share of documents, from 0 to 1 (got nan)"),
+    ("--summary", "-1", "--summary is a weight, a finite number >= 0 (got -1.0)"),
+    ("--given-new", "inf", "--given-new is a weight, a finite number >= 0 (got inf)"),
+    ("--align-first", "nan", "--align-first is a weight, a finite number >= 0 (got nan)"),
+])
+def test_a_knob_out_of_its_range_is_one_line_and_builds_nothing(flag, value, says, tmp_path):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.world import world as world_cli
+
+    res = CliRunner().invoke(world_cli, ["build", "--small", flag, value, "--out", str(tmp_path / "w")])
+    assert res.exit_code != 0 and str(res.exception) == says
+    assert not (tmp_path / "w").exists()

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import UnfreezeError, first_line
-from .generator import (GRAMMAR, LANGUAGES, PUNCT, SUMMARY_SIZE, Language, content_concepts, corpus_document,
-                        summary_target)
+from .generator import (FUNCTION, GRAMMAR, LANGUAGES, NAMES, PUNCT, SUMMARY_SIZE, Language, content_concepts,
+                        corpus_document, summary_target)
 from .tasks import DEFAULT_SIZES, TASK_VERSIONS, TASKS, write_task
 
 MANIFEST = "manifest.json"
@@ -74,14 +74,10 @@ def corpus(seed: int, n_docs: int, n_sent: int = 4, consequences: float = 0.0,
     for code in LANGUAGES:
         lang = Language(code, seed)
         rng = random.Random(f"corpus-{seed}-{code}")
-        docs, targets = [], []
-        for _ in range(n_docs):
-            record: list = []
-            docs.append(corpus_document(rng, lang, n_sent, consequences, record))
-            targets.append(summary_target(record))
-        out[code] = docs
+        records: list[list] = [[] for _ in range(n_docs)] if summaries is not None else [None] * n_docs
+        out[code] = [corpus_document(rng, lang, n_sent, consequences, record) for record in records]
         if summaries is not None:
-            summaries[code] = targets
+            summaries[code] = [summary_target(record) for record in records]
     return out
 
 
@@ -107,11 +103,9 @@ def split_first(doc: str) -> tuple[str, str]:
     return (doc[:min(ends) + 2], doc[min(ends) + 3:]) if ends else (doc, "")
 
 
-def content_token_ids(tokenizer, tied: dict[int, int], seed: int) -> set[int]:
+def content_token_ids(tokenizer, tied: dict[int, int]) -> set[int]:
     """Token ids of the content words: single-token forms of the lexical (not function) concepts, and
     names kept whole."""
-    from .generator import FUNCTION, NAMES
-
     content = {t for t, c in tied.items() if c >= len(FUNCTION)}  # function concepts come first
     for name in NAMES:
         ids = tokenizer(name, add_special_tokens=False)["input_ids"]
@@ -120,7 +114,8 @@ def content_token_ids(tokenizer, tied: dict[int, int], seed: int) -> set[int]:
     return content
 
 
-OPTIONAL_KNOBS = ("consequences", "summary", "given_new", "pairs", "align_first")  # recorded in the manifest's knobs when not 0
+# recorded in the manifest's knobs when not 0
+OPTIONAL_KNOBS = ("consequences", "summary", "given_new", "pairs", "align_first")
 
 ADAPTER_WARMUP_FRACTION = 0.05  # warm-up over 1/20 of the adapter steps, then cosine decay
 ADAPTER_KNOBS = ("adapter_steps", "adapter_lr")  # what `--only adapters` may change
@@ -188,7 +183,7 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     timings["data_s"] = round(time.time() - t0, 1)
     log(f"task data written ({timings['data_s']}s)")
 
-    summaries: dict[str, list[list[int]]] = {}
+    summaries: dict[str, list[list[int]]] | None = {} if cfg.summary else None
     text = corpus(cfg.seed, cfg.docs_per_language, cfg.sentences_per_doc, cfg.consequences, summaries)
     all_docs = [d for c in LANGUAGES for d in text[c]]
     tokenizer = train_tokenizer(all_docs, cfg.vocab_size, cfg.max_positions)
@@ -196,12 +191,13 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     log(f"tokenizer: vocab {len(tokenizer)}, {len(tied)} tied tokens over {n_concepts} concepts")
 
     def encode(docs, code):
-        if not cfg.pairs:
-            return tokenizer(docs, truncation=True, max_length=cfg.max_positions)["input_ids"]
-        rng = random.Random(f"pairs-{cfg.seed}-{code}")
-        return [tokenizer(*split_first(d), truncation=True, max_length=cfg.max_positions)["input_ids"]
-                if rng.random() < cfg.pairs and split_first(d)[1] else
-                tokenizer(d, truncation=True, max_length=cfg.max_positions)["input_ids"] for d in docs]
+        """Token ids of each document; a share ``pairs`` of them (drawn per language) read as a pair."""
+        if cfg.pairs:
+            rng = random.Random(f"pairs-{cfg.seed}-{code}")
+            docs = [split_first(d) if rng.random() < cfg.pairs else (d, "") for d in docs]
+            return [tokenizer(*(p if p[1] else p[:1]), truncation=True, max_length=cfg.max_positions)["input_ids"]
+                    for p in docs]
+        return tokenizer(docs, truncation=True, max_length=cfg.max_positions)["input_ids"]
 
     encoded = {c: encode(text[c], c) for c in LANGUAGES}
     size = EncoderSize(cfg.layers, cfg.hidden, cfg.heads, cfg.intermediate, cfg.max_positions)
@@ -211,12 +207,12 @@ def build(out: Path, cfg: BuildConfig, log=print, only: str | None = None) -> di
     if cfg.given_new:
         from .pretrain import given_new_tags
 
-        content = content_token_ids(tokenizer, tied, cfg.seed)
+        content = content_token_ids(tokenizer, tied)
         stops = {tokenizer.convert_tokens_to_ids(f"\u2581{p}") for p in PUNCT}
         tags = [given_new_tags(e, content, stops) for e in mixed]
     model, mlm_loss = pretrain_encoder(
         mixed, tied, n_concepts, tokenizer, size, cfg.alpha, cfg.mlm_steps, cfg.mlm_lr, cfg.batch_size, cfg.seed,
-        log=log, summaries=[t for c in LANGUAGES for t in summaries[c]], summary_size=SUMMARY_SIZE,
+        log=log, summaries=[t for c in LANGUAGES for t in summaries[c]] if summaries else None, summary_size=SUMMARY_SIZE,
         summary=cfg.summary, languages=[i for i, c in enumerate(LANGUAGES) for _ in encoded[c]],
         align_first=cfg.align_first, tags=tags, given_new=cfg.given_new)
     timings["pretrain_s"] = round(time.time() - t1, 1)

@@ -13,18 +13,17 @@ is both the input embedding and the MLM output layer (as in XLM-R); on export it
 
 MLM never reads the first token's output, so its upper-layer state (what a classification head reads) is
 left to carry whatever the encoder puts there, language identity included (docs/findings.md, "Why whole
-languages collapse"). Two optional losses act on it (world v3):
+languages collapse"). Optional losses act on it and on the words' upper-layer states (world v3):
 
 - ``summary``: from the first token's top-layer state a linear decoder predicts the document's language-free
   summary (`generator.summary_target`: what the first sentence and the rest assert and deny, and who
   acts), a multi-label loss averaged over the active outputs;
+- ``given_new``: from every content word's top-layer state a linear decoder predicts whether the word is in
+  the first sentence or in the rest, and whether the other side of the document has it too (given) or not
+  (new) — the information structure of the text, at every token (`given_new_tags`);
 - ``align_first``: each language's mean first-token state in a batch is pulled towards the batch's mean at
   every layer (the squared offset per dimension): sentence-level alignment designed in, as the tied rows
   design it in for words.
-
-- ``given_new``: from every content word's top-layer state a linear decoder predicts whether the word is in
-  the first sentence or in the rest, and whether the other side of the document has it too (given) or not
-  (new) — the information structure of the text, at every token (`given_new_tags`).
 
 All default to 0, which draws no extra random number: the v2 encoder comes out byte for byte.
 """
