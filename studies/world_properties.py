@@ -27,6 +27,18 @@ HERE = Path(__file__).resolve().parent
 V2_LAYERS = HERE.parent / "docs" / "findings" / "v2" / "world_layers.json"
 
 
+class StepFailed(Exception):
+    pass
+
+
+def step(what: str, args: list[str]) -> None:
+    """Run one step in a Python process of its own; a failure is one line with the step's last error line."""
+    done = subprocess.run([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
+        raise StepFailed(f"{what} failed (exit {done.returncode}): {last.strip()}")
+
+
 def check_run(world: Path, runs: Path, seed: int) -> dict:
     """One seed of the default job on ``world``; its scores and wall time (None when reused)."""
     folder = runs / f"s{seed}"
@@ -34,10 +46,10 @@ def check_run(world: Path, runs: Path, seed: int) -> dict:
     wall = None
     if not found:
         t0 = time.time()
-        subprocess.run([sys.executable, "-m", "unfreeze_cli", "run", "--model", str(world / "model"),
-                        "-o", f"lang_adapters={world / 'adapters'}", "--data-dir", str(world / "data" / "nli"),
-                        "--seed", str(seed), "--threads", "1", "--checkpoint-every", "0",
-                        "--output-dir", str(folder)], check=True, stdout=subprocess.DEVNULL)
+        step(f"check run, seed {seed}", [
+            "-m", "unfreeze_cli", "run", "--model", str(world / "model"), "-o", f"lang_adapters={world / 'adapters'}",
+            "--data-dir", str(world / "data" / "nli"), "--seed", str(seed), "--threads", "1", "--checkpoint-every", "0",
+            "--output-dir", str(folder)])
         wall = time.time() - t0
         (folder / "wall_s.txt").write_text(f"{wall:.1f}\n")
         found = sorted(folder.glob("**/results.json"))
@@ -53,11 +65,10 @@ def properties(world: Path, runs: Path, seeds: list[int]) -> dict:
         checks = list(pool.map(lambda s: check_run(world, runs, s), seeds))
     layers_out, phen_out = runs / "layers.json", runs / "phenomena.json"
     if not layers_out.exists():
-        subprocess.run([sys.executable, str(HERE / "world_layers.py"), "--world", str(world), "--train", "3000",
-                        "--threads", "1", "--out", str(layers_out)], check=True, stdout=subprocess.DEVNULL)
+        step("layer probe", [str(HERE / "world_layers.py"), "--world", str(world), "--train", "3000", "--threads", "1",
+                             "--out", str(layers_out)])
     if not phen_out.exists():
-        subprocess.run([sys.executable, str(HERE / "world_nli_phenomena.py"), str(runs), "--threads", "1",
-                        "--out", str(phen_out)], check=True, stdout=subprocess.DEVNULL)
+        step("phenomena", [str(HERE / "world_nli_phenomena.py"), str(runs), "--threads", "1", "--out", str(phen_out)])
     layers = json.loads(layers_out.read_text())["layers"]
     v2 = json.loads(V2_LAYERS.read_text())["layers"]
     negated = json.loads(phen_out.read_text())["summary"]["standard"]["negated"]["avg_no_en"] * 100
@@ -94,7 +105,17 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = properties(args.world, args.runs, args.seeds)
+    missing = [part for part in ("manifest.json", "model", "adapters", "data/nli") if not (args.world / part).exists()]
+    if missing:
+        parser.error(f"{args.world} is not a built world (no {', '.join(missing)}): build one with "
+                     "`unfreeze world build --out DIR`")
+    if len(set(args.seeds)) < 2 or len(set(args.seeds)) != len(args.seeds):
+        parser.error("--seeds needs two or more different seeds (P6 is a standard deviation over them)")
+    try:
+        result = properties(args.world, args.runs, args.seeds)
+    except StepFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for name, verdict in result["properties"].items():
         word = {True: "passes", False: "FAILS ", None: "  --  "}[verdict["passes"]]
         print(f"{word}  {name}: {verdict['measured']}")

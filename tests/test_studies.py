@@ -74,3 +74,50 @@ def test_the_summary_without_its_runs_folder_is_one_line(tmp_path, summary_modul
     assert summary_module.main(["--runs", str(tmp_path / "none"), "--dest", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no runs folder" in err
+
+
+def _checked_world(tmp_path, avgs, en=72.0, probe=(49.0, 50, 50, 50, 50, 55.0, 50, 50, 50), negated=0.5):
+    """A world folder and check runs already made (scores, probe, phenomena): world_properties only decides."""
+    import json
+
+    world, runs = tmp_path / "w", tmp_path / "runs"
+    for part in ("model", "adapters", "data/nli"):
+        (world / part).mkdir(parents=True)
+    (world / "manifest.json").write_text(json.dumps({"timings": {"total_s": 300}}))
+    for seed, avg in zip((101, 102, 103, 104), avgs):
+        folder = runs / f"s{seed}" / "nli-madx-standard" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        scores = {"en": en / 100, **{lang: avg / 100 for lang in ("qa", "qc", "qd", "qg", "qk")}}
+        (folder / "results.json").write_text(json.dumps({"scores": scores}))
+        (runs / f"s{seed}" / "wall_s.txt").write_text("70.0\n")
+    v2 = json.loads((ROOT / "docs/findings/v2/world_layers.json").read_text())["layers"]
+    layers = [{"probe_en": p / 100, "retrieval_avg": ref["retrieval_avg"]} for p, ref in zip(probe, v2)]
+    (runs / "layers.json").write_text(json.dumps({"layers": layers}))
+    (runs / "phenomena.json").write_text(json.dumps({"summary": {"standard": {"negated": {"avg_no_en": negated}}}}))
+    return world, runs
+
+
+def test_world_properties_decides_each_property_by_its_fixed_rule(tmp_path):
+    sys.path.insert(0, str(STUDIES))
+    try:
+        import world_properties
+    finally:
+        sys.path.remove(str(STUDIES))
+    world, runs = _checked_world(tmp_path, avgs=(66.0, 67.0, 68.0, 69.0))
+    verdicts = {k.split()[0]: v["passes"] for k, v in world_properties.properties(world, runs, [101, 102, 103, 104])
+                ["properties"].items()}
+    assert verdicts == {f"P{i}": True for i in range(1, 8)}
+    spread = _checked_world(tmp_path / "b", avgs=(64.0, 67.0, 68.0, 70.0), en=69.9, probe=(50, 50, 50, 50, 50, 54.9, 50, 50, 50),
+                            negated=0.449)
+    verdicts = {k.split()[0]: v["passes"] for k, v in world_properties.properties(*spread, [101, 102, 103, 104])
+                ["properties"].items()}
+    assert verdicts == {"P1": False, "P2": True, "P3": False, "P4": True, "P5": False, "P6": False, "P7": True}
+
+
+def test_world_properties_refuses_a_folder_that_is_not_a_world(tmp_path):
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(STUDIES / "world_properties.py"), "--world", str(tmp_path),
+                           "--runs", str(tmp_path / "runs")], capture_output=True, text=True)
+    assert done.returncode == 2 and "is not a built world" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
