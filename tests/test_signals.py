@@ -129,3 +129,34 @@ def test_a_signal_during_a_checkpoint_write_waits_for_the_file(tmp_path):
     assert error.exit_code == 143
     assert str(error) == f"interrupted by SIGTERM; the checkpoint of step 3 is kept: resume with " \
                          f"`unfreeze run --resume {tmp_path}`"
+
+
+def test_a_stop_raised_inside_a_finalizer_is_not_printed(capsys):
+    """A signal that lands while Python runs a weakref callback raises Stop there, where Python can only
+    print it ("Exception ignored in ...", with a traceback); the signal is already recorded, so it is dropped
+    quietly. Other exceptions in finalizers are still reported."""
+    import gc
+    import sys
+    import weakref
+
+    from unfreeze_core import signals
+
+    saved = sys.unraisablehook
+    seen = []
+    sys.unraisablehook = lambda info: seen.append(type(info.exc_value).__name__)
+    try:
+        assert signals.install()
+        try:
+            class Thing:
+                pass
+
+            for error in (signals.Stop(2), ValueError("other")):
+                thing = Thing()
+                ref = weakref.ref(thing, lambda _, e=error: (_ for _ in ()).throw(e))  # noqa: F841
+                del thing
+                gc.collect()
+        finally:
+            signals.uninstall()
+    finally:
+        sys.unraisablehook = saved
+    assert seen == ["ValueError"]

@@ -19,6 +19,7 @@ gets them for the call only (``handled``).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -113,6 +114,17 @@ def reset() -> None:
             signal.signal(sig, _handle)
 
 
+def _quiet_stop(previous):
+    """An unraisable-exception hook that drops a Stop raised while Python ran a finalizer (a weakref callback
+    during garbage collection): Python would print it with a traceback and go on. Nothing is lost: the
+    signal is already recorded, and the loop sees ``requested()`` at its next step boundary."""
+    def hook(info):
+        if not isinstance(info.exc_value, Stop):
+            previous(info)
+    hook.quiet_stop = True
+    return hook
+
+
 def install() -> bool:
     """Handle SIGINT and SIGTERM in this process from now on (main thread only); True if installed."""
     if threading.current_thread() is not threading.main_thread():
@@ -120,6 +132,8 @@ def install() -> bool:
     if not _state.installed:
         reset()
         _state.previous = {sig: signal.signal(sig, _handle) for sig in CODES}
+        if not getattr(sys.unraisablehook, "quiet_stop", False):
+            sys.unraisablehook = _quiet_stop(sys.unraisablehook)
     _state.installed += 1
     return True
 
