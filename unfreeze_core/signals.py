@@ -132,8 +132,8 @@ def install() -> bool:
     if not _state.installed:
         reset()
         _state.previous = {sig: signal.signal(sig, _handle) for sig in CODES}
-        if not getattr(sys.unraisablehook, "quiet_stop", False):
-            sys.unraisablehook = _quiet_stop(sys.unraisablehook)
+    if not getattr(sys.unraisablehook, "quiet_stop", False):  # ours, unless someone replaced it since
+        sys.unraisablehook = _quiet_stop(sys.unraisablehook)
     _state.installed += 1
     return True
 
