@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding, Trainer
 
-from hf_fixtures import Snapshots, tiny_classifier, tiny_dataset, training_args, unit_weights
+from hf_fixtures import tiny_classifier, tiny_dataset, training_args, unit_weights
 from unfreeze_core.integrations.transformers import UnfreezeCallback
+from unfreeze_core.testing import unit_snapshots
 
 
 def main():
@@ -18,7 +19,7 @@ def main():
     callback = UnfreezeCallback(model, selector="fisher", k=2,
                                 fisher_every=4, fisher_batches=2)
     args = training_args(out / "trainer", max_steps=10, ddp_backend="gloo", weight_decay=0.1)
-    snaps = Snapshots(callback.units)
+    snaps = unit_snapshots(callback.units)
     trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, 96),
                       data_collator=DataCollatorWithPadding(tokenizer), callbacks=[snaps])
     callback.add_to(trainer)
@@ -26,10 +27,7 @@ def main():
     rank = trainer.args.process_index
     weights = {str(u): w.double().sum().item() for u, w in unit_weights(callback.units).items()}
     logged = [sorted(k for k in entry if k.startswith(("fisher/", "unfreeze/"))) for entry in trainer.state.log_history]
-    at = {u: e["step"] for e in callback.schedule.events for u in e["units"]}
-    moved = [(u, done) for u, step in at.items() for done in range(1, step + 1)
-             if not torch.equal(snaps.taken[done][u], snaps.taken[0][u])]
-    record = {"moved_while_frozen": moved, "rank": rank, "world": trainer.args.world_size, "events": callback.schedule.events, "weights": weights,
+    record = {"moved_while_frozen": snaps.moved_while_frozen(callback.schedule.events), "rank": rank, "world": trainer.args.world_size, "events": callback.schedule.events, "weights": weights,
               "logged": [keys for keys in logged if keys]}
     (out / f"rank{rank}.json").write_text(json.dumps(record))
     if torch.distributed.is_initialized():  # a clean exit: gloo's threads left running abort the process

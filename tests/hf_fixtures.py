@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from transformers import TrainerCallback
 
 from task_fixtures import xnli_records
 
@@ -49,16 +48,3 @@ def unit_weights(units) -> dict:
 
     return {u: torch.cat([p.detach().flatten().clone() for _, p in params]) for u, params in units.items()}
 
-
-class Snapshots(TrainerCallback):
-    """Unit weights before the first update and after every update (keyed by updates done)."""
-
-    def __init__(self, units):
-        self.units, self.taken = units, {}
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
-            self.taken[0] = unit_weights(self.units)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.taken[state.global_step] = unit_weights(self.units)

@@ -12,9 +12,10 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
 
-from hf_fixtures import Snapshots, tiny_classifier, tiny_dataset, training_args, unit_weights
+from hf_fixtures import tiny_classifier, tiny_dataset, training_args, unit_weights
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.integrations.transformers import UnfreezeCallback
+from unfreeze_core.testing import unit_snapshots
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +32,7 @@ def trainer_class(name):
 def test_a_unit_unfrozen_at_step_s_is_unchanged_through_s_and_moves_at_update_s_plus_1(cls, tmp_path):
     model, tokenizer = tiny_classifier()
     callback = UnfreezeCallback(model, selector="topdown", k=2)  # before the Trainer builds its optimizer
-    snaps = Snapshots(callback.units)
+    snaps = unit_snapshots(callback.units)
     trainer = trainer_class(cls)(model=model, args=training_args(tmp_path, max_steps=9),
                                  train_dataset=tiny_dataset(tokenizer), data_collator=DataCollatorWithPadding(tokenizer),
                                  callbacks=[snaps])
@@ -41,11 +42,10 @@ def test_a_unit_unfrozen_at_step_s_is_unchanged_through_s_and_moves_at_update_s_
     assert all(id(p) in held for params in callback.units.values() for _, p in params)
     unfrozen_at = {e["units"][0]: e["step"] for e in callback.schedule.events}
     assert unfrozen_at == {3: 0, 2: 2, 1: 4, 0: 6}
-    taken = snaps.taken
     for unit, step in unfrozen_at.items():
         for done in range(step + 1):
-            assert torch.equal(taken[done][unit], taken[0][unit]), (unit, done)
-        assert not torch.equal(taken[step + 1][unit], taken[step][unit]), unit
+            assert snaps.same(unit, done, 0), (unit, done)
+        assert not snaps.same(unit, step + 1, step), unit
     assert json.loads((tmp_path / "schedule.json").read_text()) == callback.schedule.events
 
 

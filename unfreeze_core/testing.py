@@ -311,5 +311,47 @@ def world_grid(folder: str | Path, name: str = "g", selectors=("standard", "topd
     return path
 
 
+def unit_snapshots(units):
+    """A ``transformers.TrainerCallback`` for a Trainer test of a backend: it copies every unit's weights
+    (``units`` as ``UnfreezeCallback.units`` has them) before the first update and after each update, in
+    ``taken[updates done][unit]`` (a list of tensors). ``moved_while_frozen(events)`` lists ``(unit, update)``
+    where a unit changed before its unfreeze step (``schedule.json``'s events), which must stay empty;
+    ``moved_after(events)`` lists the units that changed once unfrozen."""
+    import torch
+    from transformers import TrainerCallback
+
+    def same(a, b) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a, b))
+
+    class UnitSnapshots(TrainerCallback):
+        def __init__(self):
+            self.taken = {}
+
+        def take(self):
+            return {u: [p.detach().clone() for _, p in params] for u, params in units.items()}
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 0:
+                self.taken[0] = self.take()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.taken[state.global_step] = self.take()
+
+        def same(self, unit, a: int, b: int) -> bool:
+            """Whether ``unit`` had the same weights after ``a`` updates as after ``b``."""
+            return same(self.taken[a][unit], self.taken[b][unit])
+
+        def moved_while_frozen(self, events) -> list:
+            at = {u: e["step"] for e in events for u in e["units"]}
+            return [(u, done) for u, step in at.items() for done in range(1, step + 1) if not self.same(u, done, 0)]
+
+        def moved_after(self, events) -> list:
+            at = {u: e["step"] for e in events for u in e["units"]}
+            last = max(self.taken)
+            return sorted(u for u, step in at.items() if step < last and not self.same(u, last, step))
+
+    return UnitSnapshots()
+
+
 __all__ = ["make", "stand_in_fisher", "selector_plan", "check_selector", "build_model", "check_backend", "check_estimator", "check_task",
-           "check_launcher", "registrations", "world_grid"]
+           "check_launcher", "registrations", "world_grid", "unit_snapshots"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding, Trainer
 
-from peft_fixtures import Snapshots, tiny_dataset, tiny_peft_classifier, training_args, weights
+from peft_fixtures import tiny_dataset, tiny_peft_classifier, training_args, weights
 from unfreeze_core.integrations.transformers import UnfreezeCallback
+from unfreeze_core.testing import unit_snapshots
 
 
 def main():
@@ -20,7 +21,7 @@ def main():
     callback = UnfreezeCallback(model, backend="peft-lora", selector="fisher", k=2,
                                 fisher_every=4, fisher_batches=2)
     args = training_args(out / "trainer", max_steps=10, ddp_backend="gloo")
-    snaps = Snapshots(callback.units)
+    snaps = unit_snapshots(callback.units)
     trainer = Trainer(model=model, args=args, train_dataset=tiny_dataset(tokenizer, 96),
                       data_collator=DataCollatorWithPadding(tokenizer), callbacks=[snaps])
     callback.add_to(trainer)

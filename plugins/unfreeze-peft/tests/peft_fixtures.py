@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from transformers import TrainerCallback
-
 
 def world_records(n: int, split: str = "train", lang: str = "en") -> list[dict]:
     from unfreeze_core import world
@@ -64,34 +62,3 @@ def weights(named) -> dict:
     return {n: p.detach().clone() for n, p in named}
 
 
-class Snapshots(TrainerCallback):
-    """Unit weights before the first update and after every update (keyed by updates done)."""
-
-    def __init__(self, units):
-        self.units, self.taken = units, {}
-
-    def _take(self):
-        return {u: [p.detach().clone() for _, p in params] for u, params in self.units.items()}
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
-            self.taken[0] = self._take()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.taken[state.global_step] = self._take()
-
-    def moved_while_frozen(self, events) -> list:
-        import torch
-
-        at = {u: e["step"] for e in events for u in e["units"]}
-        return [(u, done) for u, step in at.items() for done in range(1, step + 1)
-                if not all(torch.equal(a, b) for a, b in zip(self.taken[done][u], self.taken[0][u]))]
-
-    def moved_after(self, events) -> list:
-        import torch
-
-        at = {u: e["step"] for e in events for u in e["units"]}
-        last = max(self.taken)
-        return sorted(u for u, step in at.items()
-                      if step < last and not all(torch.equal(a, b) for a, b in zip(self.taken[last][u],
-                                                                                    self.taken[step][u])))

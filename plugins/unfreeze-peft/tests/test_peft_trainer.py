@@ -17,8 +17,9 @@ pytest.importorskip("peft")  # the plugin's dependency (setup.sh installs it; `p
 import torch  # noqa: E402
 from transformers import DataCollatorWithPadding, Trainer
 
-from peft_fixtures import Snapshots, tiny_dataset, tiny_peft_classifier, training_args, weights
+from peft_fixtures import tiny_dataset, tiny_peft_classifier, training_args, weights
 from unfreeze_core.integrations.transformers import UnfreezeCallback
+from unfreeze_core.testing import unit_snapshots
 
 
 @pytest.mark.parametrize("backend,method", [("peft-lora", "lora"), ("peft-ia3", "ia3")])
@@ -28,7 +29,7 @@ def test_a_peft_model_in_a_plain_trainer_unfreezes_unit_by_unit(tmp_path, backen
                    and "ia3_l" not in n and "classifier" not in n)
     callback = UnfreezeCallback(model, backend=backend, selector="fisher", k=2,
                                 fisher_every=4, fisher_batches=2)
-    snaps = Snapshots(callback.units)
+    snaps = unit_snapshots(callback.units)
     trainer = Trainer(model=model, args=training_args(tmp_path / "out", max_steps=9),
                       train_dataset=tiny_dataset(tokenizer), data_collator=DataCollatorWithPadding(tokenizer),
                       callbacks=[snaps])
