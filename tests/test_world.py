@@ -353,3 +353,11 @@ def test_a_knob_out_of_its_range_is_one_line_and_builds_nothing(flag, value, say
     res = CliRunner().invoke(world_cli, ["build", "--small", flag, value, "--out", str(tmp_path / "w")])
     assert res.exit_code != 0 and str(res.exception) == says
     assert not (tmp_path / "w").exists()
+
+
+def test_every_build_knob_has_an_option_and_a_place_in_the_manifest():
+    from unfreeze_cli.world import KNOBS
+    from unfreeze_core.world.build import OPTIONAL_KNOBS, BuildConfig
+
+    assert list(KNOBS) == ["alpha", *OPTIONAL_KNOBS]
+    assert all(hasattr(BuildConfig(), name) for name in KNOBS)
