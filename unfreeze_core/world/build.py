@@ -25,9 +25,9 @@ class BuildConfig:
     seed: int = 0
     alpha: float = 0.5  # the difficulty knob (see pretrain.py and docs/world.md)
     consequences: float = 0.0  # share of pretraining documents with a consequence pair (generator.py)
-    summary: float = 0.0  # weight of the first token's document-summary loss (pretrain.py)
-    given_new: float = 0.0  # weight of every content word's given/new tagging loss (pretrain.py)
-    pairs: float = 0.0  # share of pretraining documents encoded as a pair: first sentence </s></s> the rest
+    summary: float = 0.75  # weight of the first token's document-summary loss (pretrain.py); v3
+    given_new: float = 0.25  # weight of every content word's given/new tagging loss (pretrain.py); v3
+    pairs: float = 0.5  # share of pretraining documents encoded as a pair: first sentence </s></s> the rest; v3
     align_first: float = 0.0  # weight of the first token's cross-language mean alignment (pretrain.py)
     layers: int = 8
     hidden: int = 64
