@@ -48,6 +48,25 @@ def test_every_study_grid_resolves_with_the_findings_cells(tmp_path):
     assert all(c.settings["options"]["selector"]["top_first"] is True for c in cells["fun_top_first"])
 
 
+V3_GRIDS = sorted((STUDIES / "grids" / "v3").glob("*.yaml"))
+
+
+def test_the_v3_grids_are_v2s_cells_with_their_own_seeds(tmp_path):
+    """World v3's studies change only the seeds (NLI: 16) and COPA's and QA's budgets; every other setting of
+    every cell is v2's, so a v3 verdict differs from v2's only by the world."""
+    assert "nli.yaml" in [p.name for p in V3_GRIDS]
+    for path in V3_GRIDS:
+        v3 = {c.id: c.settings for c in grids.cells(grids.load_grid(path), tmp_path)}
+        v2 = {c.id: c.settings for c in grids.cells(grids.load_grid(STUDIES / "grids" / path.name), tmp_path)}
+        assert {c.rpartition("/")[0] for c in v3} == {c.rpartition("/")[0] for c in v2}, path.name
+        budget = {"steps", "k"} if path.stem in ("copa", "qa") else set()
+        for cell in v3.keys() & v2.keys():
+            changed = {k for k in v3[cell].keys() | v2[cell].keys() if v3[cell].get(k) != v2[cell].get(k)}
+            assert changed <= budget, (path.name, cell, changed)
+    nli = grids.cells(grids.load_grid(STUDIES / "grids" / "v3" / "nli.yaml"), tmp_path)
+    assert sorted({c.point["seed"] for c in nli}) == list(range(1, 17)) and len(nli) == 96
+
+
 def test_the_readme_names_every_study_and_its_command():
     readme = (STUDIES / "README.md").read_text()
     for path in GRIDS:
