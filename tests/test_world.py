@@ -197,6 +197,17 @@ def test_artifacts_checksums_and_size():
 
 
 @shipped
+def test_the_shipped_world_is_what_a_default_build_makes():
+    """`unfreeze world build --seed 0` rebuilds the shipped world: its manifest's settings are BuildConfig's
+    defaults (v3: summary 0.75, given-new 0.25, pairs 0.5)."""
+    from dataclasses import asdict
+
+    from unfreeze_core.world.build import BuildConfig
+
+    assert world.manifest()["config"] == asdict(BuildConfig())
+
+
+@shipped
 def test_artifacts_load():
     from adapters import AutoAdapterModel
     from transformers import AutoTokenizer
