@@ -588,10 +588,18 @@ def copa_latent(rng: random.Random, label: int, question: str):
 # QA
 # --------------------------------------------------------------------------------------
 
+# How many events a QA story tells (task version 2, world v3): one. Version 1 told 3-5 (`qa_latent` at commit
+# 64d8afd), and then the task is to find which sentence a question is about; on v3 the task adapter did not
+# learn that in 3,600 steps of `standard` (English F1 26.8, about the rate of guessing among the stories'
+# agents, objects and places), nor with two events, nor with 3-5 events sharing no verb, object or place,
+# while a one-event story is learnt in 600 (F1 70.4): docs/findings.md, "QA on world v3".
+QA_STORY_EVENTS = (1, 1)
+
+
 def qa_latent(rng: random.Random):
-    """A short story (3-5 events with distinct agents) and a question about one of them."""
+    """A story (`QA_STORY_EVENTS` events with distinct agents) and a who/what/where question about one of them."""
     s = Sampler(rng)
-    n = rng.randint(3, 5)
+    n = rng.randint(*QA_STORY_EVENTS)
     names = rng.sample(NAMES, n)
     events = []
     for name in names:

@@ -19,8 +19,9 @@ from .generator import (COPA_QUESTIONS, LANGUAGES, Language, Rendered, char_span
 
 TASKS = ("nli", "copa", "qa")
 # which generator wrote a world's data (recorded in its manifest): nli 2 = labels that need
-# composition (negation reverses monotonicity; agent and object exchanged), see docs/world.md
-TASK_VERSIONS = {"nli": 2, "copa": 1, "qa": 1}
+# composition (negation reverses monotonicity; agent and object exchanged); qa 2 = stories of one event
+# (`generator.QA_STORY_EVENTS`), see docs/world.md
+TASK_VERSIONS = {"nli": 2, "copa": 1, "qa": 2}
 DEFAULT_SIZES = {
     "nli": {"train": 20000, "validation": 1000, "test": 1000},
     "copa": {"train": 1000, "validation": 200, "test": 500},
