@@ -589,10 +589,9 @@ def copa_latent(rng: random.Random, label: int, question: str):
 # --------------------------------------------------------------------------------------
 
 # How many events a QA story tells (task version 2, world v3): one. Version 1 told 3-5 (`qa_latent` at commit
-# 64d8afd), and then the task is to find which sentence a question is about; on v3 the task adapter did not
-# learn that in 3,600 steps of `standard` (English F1 26.8, about the rate of guessing among the stories'
-# agents, objects and places), nor with two events, nor with 3-5 events sharing no verb, object or place,
-# while a one-event story is learnt in 600 (F1 70.4): docs/findings.md, "QA on world v3".
+# 64d8afd). On v3, `standard` learnt version 1 to an English F1 of 26.8 in 3,600 steps, below the 31.6 of
+# guessing the asked kind of constituent from a random sentence of the story; two-event stories gave 21.6 at
+# 600 steps (that guess: 53.3), and a one-event story 70.4: docs/findings.md, "QA on world v3".
 QA_STORY_EVENTS = (1, 1)
 
 
