@@ -140,3 +140,39 @@ def test_world_properties_refuses_a_folder_that_is_not_a_world(tmp_path):
                            "--runs", str(tmp_path / "runs")], capture_output=True, text=True)
     assert done.returncode == 2 and "is not a built world" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_qa_kinds_split_adds_up_to_the_runs_own_f1(tmp_path, summary_module):
+    """world_qa_kinds.py re-answers a saved run's questions: per language, its overall F1 is the run's score,
+    and the kinds' F1s weighted by their shares give it back."""
+    import json
+
+    import world_qa_kinds
+
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", "--task", "qa", "--steps", "6", "--seed", "3", "--threads", "1",
+                                      "--checkpoint-every", "0", "--output-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    assert world_qa_kinds.main([str(runs), "--out", str(tmp_path / "kinds.json")]) == 0
+    out = json.loads((tmp_path / "kinds.json").read_text())
+    (entry,) = out["per_run"].values()
+    scores = json.loads(next(runs.rglob("results.json")).read_text())["scores"]
+    assert entry["scores"].keys() == scores.keys()
+    for lang, split in entry["scores"].items():
+        assert split["all"] == pytest.approx(scores[lang], abs=1e-9), lang
+        assert sum(out["share"][k] * split[k] for k in world_qa_kinds.KINDS) == pytest.approx(split["all"]), lang
+    (tmp_path / "none").mkdir()
+    assert world_qa_kinds.main([str(tmp_path / "none")]) == 2
+
+
+def test_the_qa_kinds_are_the_english_test_questions_words(summary_module):
+    """The kind read from the latent examples is what the rendered English question asks (who / what / where)."""
+    import json
+
+    import world_qa_kinds
+    from unfreeze_core import world
+
+    rows = [json.loads(line) for line in (world.data_dir("qa") / "en" / "test.jsonl").open(encoding="utf-8")]
+    kinds = world_qa_kinds.question_kinds(world.manifest()["seed"], len(rows))
+    word = {"agent": "who", "obj": "what", "place": "where"}
+    assert [row["question"].split()[0] for row in rows] == [word[kinds[row["id"]]] for row in rows]

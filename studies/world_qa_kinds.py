@@ -1,0 +1,108 @@
+"""Which world QA questions does a trained task adapter answer? F1 per question word and language.
+
+The world's QA (task version 2, docs/world.md) asks who acted, what they acted on, or where. The three
+differ in what the answer is (a name or a person noun; an object phrase with its adjectives; a place) and in
+where each language puts it. This script reloads the task adapters that finished runs saved
+(``<run>/task_adapter``), answers every test question of every language, and splits the F1 (the run's own
+metric, MLQA rules) by the question's kind, read from the latent examples the test set was rendered from
+(same seed, same order: the id ``test-i`` is latent ``i``):
+
+    python studies/world_qa_kinds.py runs/findings-v3/qa --out docs/findings/v3/qa_kinds.json
+
+Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from findings_summary import mean  # noqa: E402
+from world_nli_phenomena import load_trained  # noqa: E402
+
+KINDS = ("agent", "obj", "place")
+
+
+def question_kinds(world_seed: int, n: int) -> dict[str, str]:
+    """{question id: what it asks for} of the world QA test split."""
+    from unfreeze_core.world.tasks import _latents
+
+    return {f"test-{i}": wh for i, ((_, _, wh), _) in enumerate(_latents("qa", world_seed, "test", n))}
+
+
+def score_run(run_dir: Path, kinds: dict[str, str]) -> dict[str, dict[str, float]]:
+    """{lang: {kind: F1 in %, "all": F1 in %}} of the task adapter saved in ``run_dir``."""
+    from unfreeze_core.tasks.qa_metrics import f1_score
+
+    model, parts, prepared, _ = load_trained(run_dir)
+    task, out = parts.task, {}
+    for lang in prepared.languages:
+        parts.backend.activate_language(model, lang)
+        references, predictions = task.evaluate_shard(model, prepared.tokenizer, lang, shard=(0, 1),
+                                                      batch_size=256, device="cpu")
+        if set(references) != set(kinds):
+            raise SystemExit(f"{run_dir}: its {lang} test questions are not the world's (another world or task version?)")
+        f1 = {qid: 100 * max(f1_score(predictions[qid], ref, lang) for ref in refs) for qid, refs in references.items()}
+        out[lang] = {k: mean([v for qid, v in f1.items() if kinds[qid] == k]) for k in KINDS}
+        out[lang]["all"] = mean(list(f1.values()))
+    return out
+
+
+def summarise(per_run: dict) -> dict:
+    """Per selector, per kind: English and the targets' mean, averaged over the runs (seeds)."""
+    by_selector: dict[str, list] = {}
+    for entry in per_run.values():
+        by_selector.setdefault(entry["selector"], []).append(entry["scores"])
+    summary = {}
+    for selector, runs in by_selector.items():
+        summary[selector] = {"seeds": len(runs)}
+        for k in (*KINDS, "all"):
+            summary[selector][k] = {"en": mean([r["en"][k] for r in runs]),
+                                    "avg_no_en": mean([mean([s[k] for lang, s in r.items() if lang != "en"])
+                                                       for r in runs])}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, help="folder searched for QA run folders (with results.json)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="only these seeds")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if not args.runs.is_dir():
+        parser.error(f"no folder {args.runs}: give the folder of the QA runs to score")
+    import torch
+
+    from unfreeze_core import world
+
+    torch.set_num_threads(args.threads)
+    manifest = world.manifest()
+    kinds = question_kinds(manifest["seed"], manifest["data"]["qa"]["en/test"])
+    share = {k: list(kinds.values()).count(k) / len(kinds) for k in KINDS}
+    print("share of test questions:", json.dumps(share))
+    per_run = {}
+    for result in sorted(args.runs.rglob("results.json")):
+        run = json.loads(result.read_text())
+        if run.get("task") != "qa" or (args.seeds and run["seed"] not in args.seeds):
+            continue
+        scores = score_run(result.parent, kinds)
+        per_run[str(result.parent)] = {"selector": run["selector"], "seed": run["seed"], "scores": scores}
+        xling = {k: mean([s[k] for lang, s in scores.items() if lang != "en"]) for k in (*KINDS, "all")}
+        print(f"{run['selector']:>9} seed {run['seed']}: en " + " ".join(f"{k} {scores['en'][k]:.1f}" for k in KINDS)
+              + " | avg(no en) " + " ".join(f"{k} {xling[k]:.1f}" for k in KINDS), flush=True)
+    if not per_run:
+        print(f"error: no finished QA run under {args.runs}", file=sys.stderr)
+        return 2
+    summary = summarise(per_run)
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps({"share": share, "summary": summary, "per_run": per_run}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
