@@ -5,7 +5,9 @@ differ in what the answer is (a name or a person noun; an object phrase with its
 where each language puts it. This script reloads the task adapters that finished runs saved
 (``<run>/task_adapter``), answers every test question of every language, and splits the F1 (the run's own
 metric, MLQA rules) by the question's kind, read from the latent examples the test set was rendered from
-(same seed, same order: the id ``test-i`` is latent ``i``):
+(same seed, same order: the id ``test-i`` is latent ``i``). It also says which constituent each answer is
+(``answered_as``: per language and asked kind, the % of answers that are the agent, the object, the place
+or none of them), which tells a wrong role from a wrong span:
 
     python studies/world_qa_kinds.py runs/findings-v3/qa --out docs/findings/v3/qa_kinds.json
 
@@ -33,12 +35,27 @@ def question_kinds(world_seed: int, n: int) -> dict[str, str]:
     return {f"test-{i}": wh for i, ((_, _, wh), _) in enumerate(_latents("qa", world_seed, "test", n))}
 
 
-def score_run(run_dir: Path, kinds: dict[str, str]) -> dict[str, dict[str, float]]:
-    """{lang: {kind: F1 in %, "all": F1 in %}} of the task adapter saved in ``run_dir``."""
+def constituents(world_seed: int, n: int, lang: str) -> dict[str, dict[str, str]]:
+    """{question id: {kind: the text of that constituent of the asked event}} in ``lang`` (one-event stories
+    have one of each; for longer ones, the asked event's)."""
+    from unfreeze_core.world.generator import Language, join
+    from unfreeze_core.world.tasks import _latents
+
+    language, out = Language(lang, world_seed), {}
+    for i, ((events, q, _), _) in enumerate(_latents("qa", world_seed, "test", n)):
+        rendered = language.sentence(events[q])
+        out[f"test-{i}"] = {k: join(rendered.words[slice(*rendered.spans[k])]) for k in KINDS}
+    return out
+
+
+def score_run(run_dir: Path, kinds: dict[str, str], world_seed: int) -> tuple[dict, dict]:
+    """({lang: {kind: F1 in %, "all": F1 in %}}, {lang: {asked kind: {answered kind: % of its questions}}}) of the
+    task adapter saved in ``run_dir``. A prediction is "answered" as the constituent it matches with F1 > 0.5
+    ("none" if it matches none)."""
     from unfreeze_core.tasks.qa_metrics import f1_score
 
     model, parts, prepared, _ = load_trained(run_dir)
-    task, out = parts.task, {}
+    task, out, answered = parts.task, {}, {}
     for lang in prepared.languages:
         parts.backend.activate_language(model, lang)
         references, predictions = task.evaluate_shard(model, prepared.tokenizer, lang, shard=(0, 1),
@@ -48,21 +65,32 @@ def score_run(run_dir: Path, kinds: dict[str, str]) -> dict[str, dict[str, float
         f1 = {qid: 100 * max(f1_score(predictions[qid], ref, lang) for ref in refs) for qid, refs in references.items()}
         out[lang] = {k: mean([v for qid, v in f1.items() if kinds[qid] == k]) for k in KINDS}
         out[lang]["all"] = mean(list(f1.values()))
-    return out
+        texts = constituents(world_seed, len(kinds), lang)
+        as_kind = {qid: next((k for k in KINDS if f1_score(predictions[qid], texts[qid][k], lang) > 0.5), "none")
+                   for qid in kinds}
+        answered[lang] = {asked: {k: 100 * mean([as_kind[q] == k for q in kinds if kinds[q] == asked])
+                                  for k in (*KINDS, "none")} for asked in KINDS}
+    return out, answered
 
 
 def summarise(per_run: dict) -> dict:
-    """Per selector, per kind: English and the targets' mean, averaged over the runs (seeds)."""
+    """Per selector, per kind: English and the targets' mean, and per language what the answers were, averaged
+    over the runs (seeds)."""
     by_selector: dict[str, list] = {}
     for entry in per_run.values():
-        by_selector.setdefault(entry["selector"], []).append(entry["scores"])
+        by_selector.setdefault(entry["selector"], []).append(entry)
     summary = {}
     for selector, runs in by_selector.items():
+        scores = [r["scores"] for r in runs]
         summary[selector] = {"seeds": len(runs)}
         for k in (*KINDS, "all"):
-            summary[selector][k] = {"en": mean([r["en"][k] for r in runs]),
+            summary[selector][k] = {"en": mean([r["en"][k] for r in scores]),
                                     "avg_no_en": mean([mean([s[k] for lang, s in r.items() if lang != "en"])
-                                                       for r in runs])}
+                                                       for r in scores])}
+        summary[selector]["answered_as"] = {
+            lang: {asked: {k: mean([r["answered_as"][lang][asked][k] for r in runs]) for k in shares}
+                   for asked, shares in table.items()}
+            for lang, table in runs[0]["answered_as"].items()}
     return summary
 
 
@@ -89,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         run = json.loads(result.read_text())
         if run.get("task") != "qa" or (args.seeds and run["seed"] not in args.seeds):
             continue
-        scores = score_run(result.parent, kinds)
-        per_run[str(result.parent)] = {"selector": run["selector"], "seed": run["seed"], "scores": scores}
+        scores, answered = score_run(result.parent, kinds, manifest["seed"])
+        per_run[str(result.parent)] = {"selector": run["selector"], "seed": run["seed"], "scores": scores,
+                                       "answered_as": answered}
         xling = {k: mean([s[k] for lang, s in scores.items() if lang != "en"]) for k in (*KINDS, "all")}
         print(f"{run['selector']:>9} seed {run['seed']}: en " + " ".join(f"{k} {scores['en'][k]:.1f}" for k in KINDS)
               + " | avg(no en) " + " ".join(f"{k} {xling[k]:.1f}" for k in KINDS), flush=True)

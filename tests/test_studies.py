@@ -160,6 +160,8 @@ def test_the_qa_kinds_split_adds_up_to_the_runs_own_f1(tmp_path, summary_module)
     assert entry["scores"].keys() == scores.keys()
     for lang, split in entry["scores"].items():
         assert split["all"] == pytest.approx(scores[lang], abs=1e-9), lang
+        for asked, shares in entry["answered_as"][lang].items():
+            assert sum(shares.values()) == pytest.approx(100), (lang, asked)
         assert sum(out["share"][k] * split[k] for k in world_qa_kinds.KINDS) == pytest.approx(split["all"]), lang
     (tmp_path / "none").mkdir()
     assert world_qa_kinds.main([str(tmp_path / "none")]) == 2
@@ -176,3 +178,8 @@ def test_the_qa_kinds_are_the_english_test_questions_words(summary_module):
     kinds = world_qa_kinds.question_kinds(world.manifest()["seed"], len(rows))
     word = {"agent": "who", "obj": "what", "place": "where"}
     assert [row["question"].split()[0] for row in rows] == [word[kinds[row["id"]]] for row in rows]
+    for lang in world.LANGUAGES:  # and the constituent of the asked kind is the answer, in every language
+        texts = world_qa_kinds.constituents(world.manifest()["seed"], len(rows), lang)
+        for line in (world.data_dir("qa") / lang / "test.jsonl").open(encoding="utf-8"):
+            row = json.loads(line)
+            assert texts[row["id"]][kinds[row["id"]]] == row["answers"]["text"][0], (lang, row["id"])
