@@ -9,7 +9,7 @@ metric, MLQA rules) by the question's kind, read from the latent examples the te
 (``answered_as``: per language and asked kind, the % of answers that are the agent, the object, the place
 or none of them), which tells a wrong role from a wrong span:
 
-    python studies/world_qa_kinds.py runs/findings-v3/qa --out docs/findings/v3/qa_kinds.json
+    python studies/world_qa_kinds.py runs/findings-v3/qa --out docs/findings/v3/qa_8_seeds/qa_kinds.json
 
 Each run folder is found by its results.json; runs are grouped by selector (mean over seeds).
 """
