@@ -183,3 +183,24 @@ def test_the_qa_kinds_are_the_english_test_questions_words(summary_module):
         for line in (world.data_dir("qa") / lang / "test.jsonl").open(encoding="utf-8"):
             row = json.loads(line)
             assert texts[row["id"]][kinds[row["id"]]] == row["answers"]["text"][0], (lang, row["id"])
+
+
+def test_the_qa_variants_are_what_they_say_and_leave_the_world_as_it_was(tmp_path, summary_module):
+    """world_qa_variants.py writes the stories the findings measured (3-5 events, two, 3-5 sharing no place),
+    and the shipped generator is one-event again afterwards."""
+    import json
+
+    import world_qa_variants
+    from unfreeze_core.world import generator, tasks
+
+    def stories(variant):
+        world_qa_variants.write_variant(variant, tmp_path / variant)
+        rows = [json.loads(line) for line in (tmp_path / variant / "en" / "test.jsonl").open(encoding="utf-8")]
+        return [row["context"].split(" . ") for row in rows]
+
+    assert {len(s) for s in stories("v1")} == {3, 4, 5}
+    assert {len(s) for s in stories("two")} == {2}
+    distinct = stories("distinct")
+    assert {len(s) for s in distinct} == {3, 4, 5}
+    assert all(len({sentence.rstrip(" .").split()[-1] for sentence in s}) == len(s) for s in distinct)  # places
+    assert generator.QA_STORY_EVENTS == (1, 1) and tasks.qa_latent is generator.qa_latent
