@@ -117,7 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         run = json.loads(result.read_text())
         if run.get("task") != "qa" or (args.seeds and run["seed"] not in args.seeds):
             continue
+        settings = run.get("settings", {})
+        if settings.get("model") != "world" or settings.get("task.data_dir"):
+            print(f"skipped {result.parent}: not trained on the shipped world's QA data", file=sys.stderr)
+            continue
         scores, answered = score_run(result.parent, kinds, manifest["seed"])
+        moved = [lang for lang, score in run["scores"].items() if abs(scores[lang]["all"] - score) > 1e-6]
+        if moved:
+            print(f"error: {result.parent}: re-answered, its F1 in {', '.join(moved)} is not the run's own: the world's "
+                  "QA data changed since it ran (an older task version?)", file=sys.stderr)
+            return 2
         per_run[str(result.parent)] = {"selector": run["selector"], "seed": run["seed"], "scores": scores,
                                        "answered_as": answered}
         xling = {k: mean([s[k] for lang, s in scores.items() if lang != "en"]) for k in (*KINDS, "all")}
