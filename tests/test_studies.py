@@ -165,6 +165,11 @@ def test_the_qa_kinds_split_adds_up_to_the_runs_own_f1(tmp_path, summary_module)
         assert sum(out["share"][k] * split[k] for k in world_qa_kinds.KINDS) == pytest.approx(split["all"]), lang
     (tmp_path / "none").mkdir()
     assert world_qa_kinds.main([str(tmp_path / "none")]) == 2
+    results = next(runs.rglob("results.json"))  # a run whose scores are not what its adapter gives now
+    run = json.loads(results.read_text())
+    run["scores"]["qk"] += 0.5
+    results.write_text(json.dumps(run))
+    assert world_qa_kinds.main([str(runs)]) == 2
 
 
 def test_the_qa_kinds_are_the_english_test_questions_words(summary_module):
