@@ -95,6 +95,22 @@ def score_run(run_dir: Path, kinds: list[str]) -> dict[str, dict[str, float]]:
     return out
 
 
+def summarise(per_run: dict, kinds) -> dict:
+    """Per selector, the mean over its runs (seeds) of each kind's score (and "all") in English and in the
+    targets (their mean). ``per_run`` values are ``{"selector", "scores": {lang: {kind: score}}}``."""
+    by_selector: dict[str, list] = {}
+    for entry in per_run.values():
+        by_selector.setdefault(entry["selector"], []).append(entry["scores"])
+    summary = {}
+    for selector, runs in by_selector.items():
+        summary[selector] = {"seeds": len(runs)}
+        for k in (*kinds, "all"):
+            summary[selector][k] = {"en": mean([r["en"][k] for r in runs]),
+                                    "avg_no_en": mean([mean([s[k] for lang, s in r.items() if lang != "en"])
+                                                       for r in runs])}
+    return summary
+
+
 def figure(data: dict, path: Path, title: str) -> None:
     """Bars per selector: English and the targets' mean, on positive- and negated-premise items."""
     import matplotlib
@@ -156,16 +172,7 @@ def main() -> None:
         print(f"{run['selector']:>9} seed {run['seed']}: en " +
               " ".join(f"{k} {100 * scores['en'][k]:.1f}" for k in PHENOMENA) + " | avg(no en) " +
               " ".join(f"{k} {100 * xling[k]:.1f}" for k in PHENOMENA), flush=True)
-    by_selector = {}
-    for entry in per_run.values():
-        by_selector.setdefault(entry["selector"], []).append(entry["scores"])
-    summary = {}
-    for selector, runs in by_selector.items():
-        summary[selector] = {"seeds": len(runs)}
-        for k in (*PHENOMENA, "all"):
-            summary[selector][k] = {"en": mean([r["en"][k] for r in runs]),
-                                    "avg_no_en": mean([mean([s[k] for lang, s in r.items() if lang != "en"])
-                                                       for r in runs])}
+    summary = summarise(per_run, PHENOMENA)
     print(json.dumps(summary, indent=1))
     if args.out:
         args.out.write_text(json.dumps({"share": share, "summary": summary, "per_run": per_run}, indent=1) + "\n")

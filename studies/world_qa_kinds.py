@@ -23,35 +23,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from findings_summary import mean  # noqa: E402
-from world_nli_phenomena import load_trained  # noqa: E402
+from world_nli_phenomena import load_trained, summarise as summarise_kinds  # noqa: E402
 
 KINDS = ("agent", "obj", "place")
 
 
-def question_kinds(world_seed: int, n: int) -> dict[str, str]:
-    """{question id: what it asks for} of the world QA test split."""
+def latent_questions(world_seed: int, n: int) -> list:
+    """The latent (story, asked event, asked kind) of each world QA test question, in the files' order."""
     from unfreeze_core.world.tasks import _latents
 
-    return {f"test-{i}": wh for i, ((_, _, wh), _) in enumerate(_latents("qa", world_seed, "test", n))}
+    return [latent for latent, _ in _latents("qa", world_seed, "test", n)]
 
 
-def constituents(world_seed: int, n: int, lang: str) -> dict[str, dict[str, str]]:
-    """{question id: {kind: the text of that constituent of the asked event}} in ``lang`` (one-event stories
-    have one of each; for longer ones, the asked event's)."""
+def question_kinds(latents: list) -> dict[str, str]:
+    """{question id: what it asks for}."""
+    return {f"test-{i}": wh for i, (_, _, wh) in enumerate(latents)}
+
+
+def constituents(latents: list, world_seed: int, lang: str) -> dict[str, dict[str, str]]:
+    """{question id: {kind: the text of that constituent of the asked event}} in ``lang``."""
     from unfreeze_core.world.generator import Language, join
-    from unfreeze_core.world.tasks import _latents
 
     language, out = Language(lang, world_seed), {}
-    for i, ((events, q, _), _) in enumerate(_latents("qa", world_seed, "test", n)):
+    for i, (events, q, _) in enumerate(latents):
         rendered = language.sentence(events[q])
         out[f"test-{i}"] = {k: join(rendered.words[slice(*rendered.spans[k])]) for k in KINDS}
     return out
 
 
-def score_run(run_dir: Path, kinds: dict[str, str], world_seed: int) -> tuple[dict, dict]:
+def score_run(run_dir: Path, kinds: dict[str, str], texts: dict[str, dict]) -> tuple[dict, dict]:
     """({lang: {kind: F1 in %, "all": F1 in %}}, {lang: {asked kind: {answered kind: % of its questions}}}) of the
-    task adapter saved in ``run_dir``. A prediction is "answered" as the constituent it matches with F1 > 0.5
-    ("none" if it matches none)."""
+    task adapter saved in ``run_dir``; ``texts`` is `constituents` per language. A prediction is "answered" as
+    the constituent it matches with F1 > 0.5 ("none" if it matches none)."""
     from unfreeze_core.tasks.qa_metrics import f1_score
 
     model, parts, prepared, _ = load_trained(run_dir)
@@ -65,8 +68,7 @@ def score_run(run_dir: Path, kinds: dict[str, str], world_seed: int) -> tuple[di
         f1 = {qid: 100 * max(f1_score(predictions[qid], ref, lang) for ref in refs) for qid, refs in references.items()}
         out[lang] = {k: mean([v for qid, v in f1.items() if kinds[qid] == k]) for k in KINDS}
         out[lang]["all"] = mean(list(f1.values()))
-        texts = constituents(world_seed, len(kinds), lang)
-        as_kind = {qid: next((k for k in KINDS if f1_score(predictions[qid], texts[qid][k], lang) > 0.5), "none")
+        as_kind = {qid: next((k for k in KINDS if f1_score(predictions[qid], texts[lang][qid][k], lang) > 0.5), "none")
                    for qid in kinds}
         answered[lang] = {asked: {k: 100 * mean([as_kind[q] == k for q in kinds if kinds[q] == asked])
                                   for k in (*KINDS, "none")} for asked in KINDS}
@@ -74,23 +76,14 @@ def score_run(run_dir: Path, kinds: dict[str, str], world_seed: int) -> tuple[di
 
 
 def summarise(per_run: dict) -> dict:
-    """Per selector, per kind: English and the targets' mean, and per language what the answers were, averaged
-    over the runs (seeds)."""
-    by_selector: dict[str, list] = {}
-    for entry in per_run.values():
-        by_selector.setdefault(entry["selector"], []).append(entry)
-    summary = {}
-    for selector, runs in by_selector.items():
-        scores = [r["scores"] for r in runs]
-        summary[selector] = {"seeds": len(runs)}
-        for k in (*KINDS, "all"):
-            summary[selector][k] = {"en": mean([r["en"][k] for r in scores]),
-                                    "avg_no_en": mean([mean([s[k] for lang, s in r.items() if lang != "en"])
-                                                       for r in scores])}
+    """`world_nli_phenomena.summarise` by question kind, and per selector and language what the answers were
+    (mean over the runs)."""
+    summary = summarise_kinds(per_run, KINDS)
+    for selector in summary:
+        runs = [r["answered_as"] for r in per_run.values() if r["selector"] == selector]
         summary[selector]["answered_as"] = {
-            lang: {asked: {k: mean([r["answered_as"][lang][asked][k] for r in runs]) for k in shares}
-                   for asked, shares in table.items()}
-            for lang, table in runs[0]["answered_as"].items()}
+            lang: {asked: {k: mean([r[lang][asked][k] for r in runs]) for k in shares} for asked, shares in table.items()}
+            for lang, table in runs[0].items()}
     return summary
 
 
@@ -109,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     manifest = world.manifest()
-    kinds = question_kinds(manifest["seed"], manifest["data"]["qa"]["en/test"])
+    latents = latent_questions(manifest["seed"], manifest["data"]["qa"]["en/test"])
+    kinds = question_kinds(latents)
+    texts = {lang: constituents(latents, manifest["seed"], lang) for lang in world.LANGUAGES}
     share = {k: list(kinds.values()).count(k) / len(kinds) for k in KINDS}
     print("share of test questions:", json.dumps(share))
     per_run = {}
@@ -121,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings.get("model") != "world" or settings.get("task.data_dir"):
             print(f"skipped {result.parent}: not trained on the shipped world's QA data", file=sys.stderr)
             continue
-        scores, answered = score_run(result.parent, kinds, manifest["seed"])
+        scores, answered = score_run(result.parent, kinds, texts)
         moved = [lang for lang, score in run["scores"].items() if abs(scores[lang]["all"] - score) > 1e-6]
         if moved:
             print(f"error: {result.parent}: re-answered, its F1 in {', '.join(moved)} is not the run's own: the world's "

@@ -157,6 +157,10 @@ def test_the_qa_kinds_split_adds_up_to_the_runs_own_f1(tmp_path, summary_module)
     out = json.loads((tmp_path / "kinds.json").read_text())
     (entry,) = out["per_run"].values()
     scores = json.loads(next(runs.rglob("results.json")).read_text())["scores"]
+    summary = out["summary"]["standard"]  # one run: its mean is the run
+    assert summary["all"]["en"] == pytest.approx(scores["en"])
+    assert summary["all"]["avg_no_en"] == pytest.approx(sum(v for k, v in scores.items() if k != "en") / 5)
+    assert summary["answered_as"] == entry["answered_as"]
     assert entry["scores"].keys() == scores.keys()
     for lang, split in entry["scores"].items():
         assert split["all"] == pytest.approx(scores[lang], abs=1e-9), lang
@@ -180,11 +184,12 @@ def test_the_qa_kinds_are_the_english_test_questions_words(summary_module):
     from unfreeze_core import world
 
     rows = [json.loads(line) for line in (world.data_dir("qa") / "en" / "test.jsonl").open(encoding="utf-8")]
-    kinds = world_qa_kinds.question_kinds(world.manifest()["seed"], len(rows))
+    latents = world_qa_kinds.latent_questions(world.manifest()["seed"], len(rows))
+    kinds = world_qa_kinds.question_kinds(latents)
     word = {"agent": "who", "obj": "what", "place": "where"}
     assert [row["question"].split()[0] for row in rows] == [word[kinds[row["id"]]] for row in rows]
     for lang in world.LANGUAGES:  # and the constituent of the asked kind is the answer, in every language
-        texts = world_qa_kinds.constituents(world.manifest()["seed"], len(rows), lang)
+        texts = world_qa_kinds.constituents(latents, world.manifest()["seed"], lang)
         for line in (world.data_dir("qa") / lang / "test.jsonl").open(encoding="utf-8"):
             row = json.loads(line)
             assert texts[row["id"]][kinds[row["id"]]] == row["answers"]["text"][0], (lang, row["id"])
