@@ -96,6 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         parser.error(f"no folder {args.runs}: give the folder of the QA runs to score")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    if args.out:  # before minutes of scoring, not after
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"cannot write --out {args.out}: {exc.strerror}")
+        if args.out.is_dir():
+            parser.error(f"--out {args.out} is a folder: give a file name")
     import torch
 
     from unfreeze_core import world

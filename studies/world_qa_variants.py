@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("variant", choices=VARIANTS)
     parser.add_argument("--out", type=Path, required=True, help="folder to write <lang>/<split>.jsonl into")
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file: give a folder")
     counts = write_variant(args.variant, args.out)
     print(f"{args.variant}: {sum(counts.values())} records in {len(counts)} files -> {args.out}")
     return 0

@@ -214,3 +214,19 @@ def test_the_qa_variants_are_what_they_say_and_leave_the_world_as_it_was(tmp_pat
     assert {len(s) for s in distinct} == {3, 4, 5}
     assert all(len({sentence.rstrip(" .").split()[-1] for sentence in s}) == len(s) for s in distinct)  # places
     assert generator.QA_STORY_EVENTS == (1, 1) and tasks.qa_latent is generator.qa_latent
+
+
+def test_the_qa_studies_refuse_bad_arguments_before_any_work(tmp_path, summary_module, capsys):
+    """A bad --threads or --out is one line and exit 2 before any run is scored; a variant is not written over a file."""
+    import world_qa_kinds
+    import world_qa_variants
+
+    for argv in ([str(tmp_path), "--threads", "0"], [str(tmp_path), "--out", str(tmp_path)]):
+        with pytest.raises(SystemExit) as stop:
+            world_qa_kinds.main(argv)
+        assert stop.value.code == 2, argv
+    (tmp_path / "a_file").write_text("kept")
+    with pytest.raises(SystemExit) as stop:
+        world_qa_variants.main(["two", "--out", str(tmp_path / "a_file")])
+    assert stop.value.code == 2 and (tmp_path / "a_file").read_text() == "kept"
+    assert "is a file" in capsys.readouterr().err
