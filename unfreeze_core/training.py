@@ -66,10 +66,11 @@ def batch_split(config: RunConfig, processes: int) -> dict:
 
 
 def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
-    """The budget in optimizer steps; ``batches_per_epoch`` is what one process draws per epoch (its shard)."""
-    if config.epochs is not None:
-        return max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
-    return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
+    """The budget in optimizer steps (``budget.run_steps``); ``batches_per_epoch`` is what one process draws per
+    epoch (its shard)."""
+    from .budget import run_steps
+
+    return run_steps(config, batches_per_epoch)
 
 
 def check_accumulation(accelerator, steps: int) -> None:
