@@ -20,12 +20,17 @@ FORMATS = ("table", "json", "markdown", "csv", "latex")
 @click.option("--out", "out_file", type=click.Path(),
               help="Write the table to this file (whole or not at all) instead of printing it; the table format "
                    "is then written as Markdown.")
-def report(paths, fmt, layout, out_file):
+@click.option("--keep-newest", is_flag=True,
+              help="When two runs have the same settings and seed but different scores, keep the newest (named "
+                   "in a note) instead of refusing.")
+def report(paths, fmt, layout, out_file, keep_newest):
     """Aggregate results.json files under PATHS (default: runs/).
 
-    Runs are grouped by every setting that differs between them (shown as columns); a run found twice
-    (same settings and seed in two folders) counts once. Folders whose results cannot be read are skipped
-    and named.
+    Runs are grouped by their identity (every resolved setting and plugin option, plugin versions, data and
+    model hashes; the settings that differ are shown as columns); a run found twice (same identity and seed
+    in two folders, same scores) counts once. Two runs with the same identity and seed but different scores
+    are refused, naming both folders newest first (--keep-newest keeps the newest). Folders whose results
+    cannot be read are skipped and named.
     """
     from pathlib import Path
 
@@ -36,7 +41,7 @@ def report(paths, fmt, layout, out_file):
     roots = paths or ["runs"]
     skipped: list[str] = []
     notes: list[str] = []
-    results = load_results(roots, skipped, notes)
+    results = load_results(roots, skipped, notes, keep_newest=keep_newest)
     for line in skipped:
         click.echo(f"skipped {line}", err=True)
     for line in notes:

@@ -251,6 +251,12 @@ class Task(Plugin):
         is one training feature (the budget of ``--epochs`` is then checked up front), else None."""
         return None
 
+    def data_identity(self) -> dict:
+        """What the data this task trains and tests on is, for a run's identity (``unfreeze_core.identity``):
+        flat keys such as ``data.sha256`` (a hash of the files read) or ``data.revisions`` (hub revisions).
+        Two runs whose data differ must differ here. Default: {} (the task's options are all that is known)."""
+        return {}
+
     def evaluate(self, model, tokenizer, lang: str, *, batch_size: int, device, split: str = "test") -> dict[str, float]:
         """Scores in ``lang`` on ``split`` (``test``: zero-shot; ``validation``: the train language's
         validation curve); ``self.metric`` is among the keys."""

@@ -17,7 +17,7 @@ from .grid import build_config
 from .plugins import get_plugins
 from .preflight import preflight
 from .process import close, make_accelerator, quiet_libraries, set_threads  # noqa: F401  (close, quiet_libraries: used by bench/ and tests)
-from .results import new_group_dir
+from .results import existing_group, new_group_dir
 from .rundir import PLUGINS, RunDir
 from .trackers import Trackers
 
@@ -43,7 +43,7 @@ def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
     accelerator = make_accelerator(config, config.output_dir)
     preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
-    group = new_group_dir(config.output_dir, run_name(config, parts)) if accelerator.is_main_process else None
+    group = _group(config, parts) if accelerator.is_main_process else None
     if accelerator.num_processes > 1:  # every rank writes into the main rank's folder
         from accelerate.utils import broadcast_object_list
 
@@ -63,6 +63,16 @@ def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
         _print(console, "rows", aggregate(results))
     close(accelerator)
     return results
+
+
+def _group(config: RunConfig, parts) -> Path:
+    """The group folder of this run's seeds: an earlier run's of the same identity that holds none of these
+    seeds (``--seed 2`` after ``--seed 1`` goes beside seed1), else a new one (``name``, ``name-2`` ...)."""
+    from .identity import fingerprint, run_identity
+
+    name = run_name(config, parts)
+    earlier = existing_group(config.output_dir, name, fingerprint(run_identity(config, parts)), config.seeds)
+    return earlier if earlier is not None else new_group_dir(config.output_dir, name)
 
 
 def _remove_if_empty(folder: Path) -> None:
