@@ -134,18 +134,39 @@ def test_uninstalling_a_plugin_name_says_which_distribution_and_fails(monkeypatc
     assert calls == []  # pip never ran
 
 
-@pytest.mark.parametrize("kind", ["selector", "backend", "estimator", "task", "launcher"])
-def test_a_new_plugin_package_passes_its_own_tests_out_of_the_box(tmp_path, kind):
-    made = unfreeze("plugins", "new", kind, f"my-{kind}", "--dir", str(tmp_path))
-    assert made.returncode == 0, made.stderr
-    root = tmp_path / f"unfreeze-my-{kind}"
-    assert (root / "pyproject.toml").read_text().count(f'unfreeze_my_{kind} = "unfreeze_my_{kind}"') == 1
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+KINDS = ["selector", "backend", "estimator", "task", "launcher"]
+
+
+@pytest.fixture(scope="module")
+def new_packages(tmp_path_factory):
+    """Every kind's package as `unfreeze plugins new` writes it, and one pytest session over all their tests
+    (one interpreter instead of five): ``(where, made, session, outcomes)``, outcomes by test name from its JUnit file."""
+    import xml.etree.ElementTree as ET
+
+    where = tmp_path_factory.mktemp("new-plugins")
+    made = {kind: unfreeze("plugins", "new", kind, f"my-{kind}", "--dir", str(where)) for kind in KINDS}
+    roots = [where / f"unfreeze-my-{kind}" for kind in KINDS]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, roots), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
-                           str(root / "tests")], capture_output=True, text=True, env=env, cwd=root, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "1 passed" in done.stdout
+    junit = where / "junit.xml"
+    session = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(where),
+                              "--junitxml", str(junit), *(str(root / "tests") for root in roots)],
+                             capture_output=True, text=True, env=env, cwd=where, timeout=600)
+    outcomes = {}
+    if junit.exists():
+        for case in ET.parse(junit).iter("testcase"):
+            failed = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            outcomes[case.get("name")] = failed[0] if failed else "passed"
+    return where, made, session, outcomes
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_new_plugin_package_passes_its_own_tests_out_of_the_box(new_packages, kind):
+    where, made, session, outcomes = new_packages
+    assert made[kind].returncode == 0, made[kind].stderr
+    root = where / f"unfreeze-my-{kind}"
+    assert (root / "pyproject.toml").read_text().count(f'unfreeze_my_{kind} = "unfreeze_my_{kind}"') == 1
+    assert outcomes.get(f"test_unfreeze_my_{kind}_conforms") == "passed", session.stdout[-3000:] + session.stderr[-2000:]
 
 
 def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
