@@ -1,7 +1,9 @@
 """Run under ``torchrun --nproc_per_node 2``: train with several unfreeze events, dump each rank's weights.
 
 argv: data_dir out_dir [--no-rewrap] [--fun]. ``--no-rewrap`` skips the DDP re-wrap after an unfreeze
-(the control that shows why it is needed); ``--fun`` trains with FUN (``fisher_batches=2``) instead of random.
+(the control that shows why it is needed); ``--fun`` trains with FUN (``fisher_batches=2``) instead of random,
+and records (``estimates``) tr(F) of the built, untrained model by every registered estimator, on the main
+process, as the controller estimates under this many processes (step batches of 8 cut per process).
 """
 
 import json
@@ -30,13 +32,24 @@ def main():
     plugins = get_plugins()
     parts = build(config, plugins)
     accelerator = Accelerator(cpu=True)
+    estimates = {}
+    if fun:
+        build_only = Trainer.build
+
+        def build_and_estimate(self):
+            build_only(self)
+            if self.accelerator.is_main_process:
+                for name, cls in plugins.registries()["fisher_estimators"].entries.items():
+                    estimates[name] = self.unfreezer.fisher(self.inner_model, 0, 2, estimator=cls())
+
+        Trainer.build = build_and_estimate
     trainer = Trainer(config, parts, accelerator, seed=3, run_dir=out_dir / "run", hook=plugins.hook)
     trainer.run()
     model = accelerator.unwrap_model(trainer.model)
     units = parts.backend.units(model)
     weights = {f"{u}/{name}": p.detach().double().sum().item() for u, params in units.items() for name, p in params}
     rank = accelerator.process_index
-    record = {"rank": rank, "events": trainer.schedule.events, "weights": weights}
+    record = {"rank": rank, "events": trainer.schedule.events, "weights": weights, "estimates": estimates}
     (out_dir / f"rank{rank}.json").write_text(json.dumps(record))
     close(accelerator)  # the ranks end the process group together (a clean exit)
 

@@ -277,12 +277,29 @@ def fun_in_processes(nli_dir, out, processes: int) -> dict:
     return json.loads((out / "rank0.json").read_text())
 
 
-def test_two_processes_read_the_same_examples_and_decide_alike(nli_dir, tmp_path):
+@pytest.fixture(scope="module")
+def fun_records(nli_dir, tmp_path_factory):
+    """rank 0's records of tests/ddp_worker.py --fun on one process and on two: one launch each, shared."""
+    root = tmp_path_factory.mktemp("fun_processes")
+    return fun_in_processes(nli_dir, root / "one", 1), fun_in_processes(nli_dir, root / "two", 2)
+
+
+def test_two_processes_read_the_same_examples_and_decide_alike(fun_records):
     """--batch-size 8 on one process or split 4 + 4 over two: each FUN estimate reads 2 batches of 8 examples
     (on the main process), and on the same initial model the first decision and its scores are the same."""
-    one = fun_in_processes(nli_dir, tmp_path / "one", 1)["events"]
-    two = fun_in_processes(nli_dir, tmp_path / "two", 2)["events"]
+    one, two = (record["events"] for record in fun_records)
     assert one[0]["step"] == two[0]["step"] == 0
     assert one[0]["examples"] == two[0]["examples"] == 16 and one[0]["units"] == two[0]["units"]
     assert two[0]["scores"] == pytest.approx(one[0]["scores"], rel=1e-5)
     assert all(e["examples"] == 16 for e in one + two if "scores" in e)
+
+
+def test_every_estimator_is_the_same_on_one_and_two_processes(fun_records):
+    """The same launches' records: tr(F) of the same built model by exact, batch and official, estimated as the
+    controller does on one process (micro-batches of 8) and on two (micro-batches of 4): the same values
+    (planted: normalising per micro-batch makes batch and official differ)."""
+    one, two = (record["estimates"] for record in fun_records)
+    assert set(one) == set(two) >= {"exact", "batch", "official"}
+    for name in one:
+        assert {int(u): s for u, s in two[name].items()} == pytest.approx(
+            {int(u): s for u, s in one[name].items()}, rel=1e-5), name

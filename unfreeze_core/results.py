@@ -2,7 +2,8 @@
 
 ``results.json`` records, besides the scores, the run's identity (``settings``, flat, without the seed:
 ``identity.run_identity``, every resolved option, versions, data and model hashes) and its ``fingerprint``,
-so a reader never has to guess which runs are the same configuration, and when it ``finished``. Reading and aggregating many of them is ``unfreeze_report.results``.
+so a reader never has to guess which runs are the same configuration, and when it ``finished``. Reading and
+aggregating many of them is ``unfreeze_report.results``.
 """
 
 from __future__ import annotations
