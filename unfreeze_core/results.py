@@ -2,7 +2,7 @@
 
 ``results.json`` records, besides the scores, the run's identity (``settings``, flat, without the seed:
 ``identity.run_identity``, every resolved option, versions, data and model hashes) and its ``fingerprint``,
-so a reader never has to guess which runs are the same configuration, and when it ``finished``. Reading and
+so a reader never has to guess which runs are the same configuration. Reading and
 aggregating many of them is ``unfreeze_report.results``.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import time
 from pathlib import Path
 
 from .errors import UnfreezeError
@@ -56,7 +55,6 @@ def summarise(resolved: dict, seed: int, task, metrics: dict[str, dict[str, floa
         "lowest": {"lang": lowest[0], "score": lowest[1]} if lowest else None,
         "all_metrics": metrics,
         "settings": settings, "fingerprint": fingerprint(settings),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 

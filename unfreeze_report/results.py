@@ -9,8 +9,8 @@ settings that differ between the rows are what a table shows as columns.
 
 The same run found twice (equal settings and seed in two folders, e.g. a copied sweep) with the same scores
 counts once, and a note names both folders. With *different* scores it is a conflict, never averaged nor
-dropped in silence: ``load_results`` refuses, naming both folders newest first (by ``finished``, else the
-file's time), unless ``keep_newest``: then the newest is kept and a note names the one left out.
+dropped in silence: ``load_results`` refuses, naming both folders newest first (by the time each results.json
+was written), unless ``keep_newest``: then the newest is kept and a note names the one left out.
 """
 
 from __future__ import annotations
@@ -119,17 +119,14 @@ def read_result(path: str | Path) -> dict:
 
 
 def finished_at(result: dict) -> str:
-    """When a run finished (results.json's ``finished``; an older one: its file's time), sortable as text."""
+    """When a run finished: the time its results.json was written (the last file a run writes), sortable text."""
     import time
 
-    stamp = result.get("finished")
-    if isinstance(stamp, str):
-        return stamp
     try:
-        seconds = (Path(result["folder"]) / "results.json").stat().st_mtime
+        seconds = RunDir(result["folder"]).results.stat().st_mtime
     except (OSError, KeyError, TypeError):
         return ""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds * 1e6) % 1_000_000:06d}Z"
 
 
 def _same_scores(a: dict, b: dict) -> bool:
