@@ -69,6 +69,16 @@ VALUE_CASES = {
                           "selector 'surgical' (plugin selectors): option 'units' names unit 99"),
     "budget below k*L": (["--selector", "topdown", "--k", "5"], 1, "shorter than k·L = 5·4 = 20"),
     "unknown selector": (["--selector", "bogus"], 2, "unknown selector 'bogus'"),
+    # numbers at their limits: one line naming the value and the bound, before anything is made
+    "batch-size 10**20": (["--batch-size", str(10**20)], 1, "--batch-size is 100000000000000000000 (about 1e+20), "
+                                                            "above the largest value unfreeze can honour (2147483647"),
+    "fisher-batches 10**20": (["--fisher-batches", str(10**20)], 1, "--fisher-batches is 100000000000000000000"),
+    "threads 10**20": (["--threads", str(10**20)], 1, "--threads is 100000000000000000000"),
+    "k 2**31": (["--k", str(2**31)], 1, "--k is 2147483648"),
+    "epochs 1e300": (["--epochs", "1e300", "--steps", None], 1, "--epochs is 1e+300, above the largest value"),
+    "eval_limit 10**15": (["-o", f"eval_limit={10**15}"], 1, "task option eval_limit is 1000000000000000"),
+    "max_length 2**70": (["-o", f"max_length={2**70}"], 1, "option 'max_length' is 1180591620717411303424 (about 1.18e+21), above"),
+    "option .inf": (["--selector", "fisher", "-o", "stop_z=.inf"], 1, "option 'stop_z' must be a finite number"),
 }
 
 
@@ -339,6 +349,27 @@ def test_lang_adapter_text_that_is_not_utf8(tmp_path):
                      "--steps", "1", "--out", tmp_path / "out"])
     assert_one_line(result, 1, "is not UTF-8 text")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("extra, text", [
+    (["--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["--lr", "-1"], "--lr must be positive"),
+    (["--lang", "../x"], "--lang '../x' must be a language code"),
+    (["--lang", "a/b"], "--lang 'a/b' must be a language code"),
+    (["--steps", str(10**20)], "--steps is 100000000000000000000"),
+    (["--batch-size", str(2**31)], "--batch-size is 2147483648"),
+    (["--seed", str(2**40)], "is outside 0..2**32-1"),
+])
+def test_lang_adapter_refuses_what_run_refuses(tmp_path, extra, text):
+    """Seen as "unexpected ValueError" (--lr nan) and a folder outside --out (--lang ../x) before the checks."""
+    source = tmp_path / "de.txt"
+    source.write_text("Grüße aus Köln\n", encoding="utf-8")
+    args = {"--lang": "de", "--steps": "1"}
+    args.update(dict(zip(extra[::2], extra[1::2])))
+    result = invoke(["lang-adapter", "train", "--model", "tiny", "--text", source, "--out", tmp_path / "out",
+                     *[x for pair in args.items() for x in pair]])
+    assert_one_line(result, 1, text)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x").exists()
 
 
 def test_world_info_with_a_corrupt_manifest(tmp_path):

@@ -19,7 +19,9 @@ def line_step(line: str) -> int | None:
         step = json.loads(line).get("step")
     except (ValueError, AttributeError, RecursionError):
         return None
-    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+    from .limits import MAX_COUNT
+
+    return step if isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_COUNT else None
 
 
 def kept_lines(path: Path, keep_until: int) -> list[str]:
