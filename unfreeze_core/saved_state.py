@@ -96,6 +96,12 @@ def check(state: dict, config: dict, run_dir: str | Path, steps: int | None = No
     _check_scheduler(c, state.get("scheduler"), step, state.get("optimizer"))
     _check_schedule(c, state.get("schedule"), step, config)
     _check_rng(c, state.get("rng"))
+    if "rank_rngs" in state:  # the other ranks' random states (a run of several processes)
+        ranks = state["rank_rngs"]
+        if not isinstance(ranks, (list, tuple)) or len(ranks) > 4096:
+            c.fail("the ranks' random states", "is not a list of at most 4096 states")
+        for rng in ranks:
+            _check_rng(c, rng)
     weights = c.mapping("weights", state.get("weights"))
     if not weights:
         c.fail("weights", "is empty")
