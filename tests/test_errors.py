@@ -651,7 +651,7 @@ def test_a_full_disk_at_any_write_of_a_run_is_one_line(data, tmp_path):
     assert invoke(["run", *TINY, "--data-dir", data, "--output-dir", full]).exit_code == 0
     need = sum(p.stat().st_size for p in full.rglob("*") if p.is_file())
     seen = set()
-    for fraction in (0.02, 0.5, 1.2, 1.4, 1.6, 1.8):  # a checkpoint needs room for itself and its predecessor
+    for fraction in (0.02, 0.5, 1.4):  # a checkpoint needs room for itself and its predecessor
         disk = tmp_path / f"disk{fraction}"
         if not _tmpfs(disk, max(4096, int(need * fraction))):
             pytest.skip("cannot mount a tmpfs here (not root)")
@@ -667,5 +667,4 @@ def test_a_full_disk_at_any_write_of_a_run_is_one_line(data, tmp_path):
             seen.add(re.sub(r"/tmp\S*/seed1/?|\d+", "", lines[0]))
         finally:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-    print("SEEN", seen)
     assert len(seen) >= 2, seen  # at least two different writes refused
