@@ -489,3 +489,24 @@ def test_a_dry_run_shows_the_launcher_that_would_run(tmp_path):
     path = world_grid(tmp_path, seeds=(1,))
     result = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--parallel", "2"])
     assert result.exit_code == 0 and "launcher local {'parallel': 2}" in result.output, result.output
+
+
+def test_sigint_while_waiting_counts_no_checkpoint_that_does_not_exist(tmp_path):
+    """Stopped while it waits for a cell another process holds: the line says the cell was left to that process
+    (it used to say "1 running cell(s) stopped with their checkpoints", a checkpoint that never existed)."""
+    import signal
+    import threading
+
+    path, run_dir, holder = held_cell(tmp_path)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    finally:
+        timer.cancel()
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 130, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "0 running cell(s) stopped, 0 with a checkpoint to resume from, 1 of an earlier " \
+        "driver no longer waited for" in lines[0], result.stderr
