@@ -12,7 +12,7 @@ def lang_adapter():
 
 @lang_adapter.command()
 @click.option("--model", default="xlm-roberta-base", show_default=True,
-              help="Base model: a hub id, a local folder, world, tiny, tiny-bert or tiny-deberta.")
+              help="Base model: a hub id, a local folder, world, minilm, tiny, tiny-bert or tiny-deberta.")
 @click.option("--lang", required=True, help="Language code; the adapter is saved as OUT/<lang>/.")
 @click.option("--text", "text", required=True, type=click.Path(), help="UTF-8 text file, one sentence or paragraph a line.")
 @click.option("--steps", default=1000, show_default=True, type=int)

@@ -89,6 +89,38 @@ def test_the_summary_reads_the_sweeps_run_folders(tmp_path, summary_module):
     assert more["cells"] == {"nli": "4/6"}, "a cell that did not run is counted, not guessed"
 
 
+def test_the_real_weights_grid_is_english_only_minilm_with_8_seeds(tmp_path):
+    cells = grids.cells(grids.load_grid(STUDIES / "grids" / "real" / "nli.yaml"), tmp_path)
+    assert len(cells) == 48 and sorted({c.point["seed"] for c in cells}) == list(range(1, 9))
+    assert all(c.settings["model"] == "minilm" and c.settings["options"]["task"]["languages"] == ["en"]
+               for c in cells)
+    tracked = {c.point["selector"] for c in cells if c.settings.get("fisher_every")}
+    assert tracked == {"standard", "topdown"}
+
+
+def test_the_summary_of_an_english_only_study(tmp_path, summary_module):
+    """Runs without target languages (the real-weights grid): verdicts on English, FUN's tau against the
+    top-down order of the model's own units, tr(F) curves from the study's own tracked cells."""
+    grid = world_grid(tmp_path, name="nli", selectors=("standard", "topdown", "fisher"), seeds=(1, 2), steps=8,
+                      options={"task": {"eval_limit": 8, "train_limit": 64, "languages": ["en"]}},
+                      axes={"selector": {"standard": {"fisher_every": 4, "fisher_batches": 1},
+                                         "topdown": {"k": 1, "fisher_every": 4, "fisher_batches": 1},
+                                         "fisher": {"k": 1, "fisher_batches": 1}}})
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["sweep", str(grid), "--output-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    summary = summary_module.summarise([grid], runs, tmp_path / "out")
+    table = summary["transfer"]["nli"]
+    assert table["topdown"]["verdict_on"] == "en" and "lo" in table["topdown"]["d_en"] and "d_avg" not in table["topdown"]
+    fun = summary["fun"]["nli"]
+    assert set(fun["per_seed"]) == {1, 2} and len(fun["tau_ci"]) == 2
+    assert all(e["tau"] == summary_module.kendall_tau(e["order"], summary_module.top_down(len(e["order"])))
+               for e in fun["per_seed"].values())
+    assert set(summary["fisher_curves"]["early_ratio"]) == {1, 2}
+    text = (tmp_path / "out" / "summary.md").read_text()
+    assert text.startswith("### nli (2 seeds, English only)") and "(c) FUN's order" in text and "(d) tr(F)" in text
+
+
 def test_the_summary_without_its_runs_folder_is_one_line(tmp_path, summary_module, capsys):
     assert summary_module.main(["--runs", str(tmp_path / "none"), "--dest", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
