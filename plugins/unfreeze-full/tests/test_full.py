@@ -142,7 +142,7 @@ def test_frozen_embeddings_never_move_and_shared_ones_move_from_step_0(tmp_path)
 def cli_run(out, *extra):
     from unfreeze_cli.main import cli
 
-    args = ["run", "--model", "tiny", "--adapter", "full", "--selector", "topdown", "--k", "2", "--steps", "12",
+    args = ["run", "--model", "tiny", "--adapter", "full", "--selector", "topdown", "--k", "1", "--steps", "8",
             "--lr", "1e-3", "--batch-size", "8", "--checkpoint-every", "4", "--threads", "1",
             "-o", "train_limit=48", "-o", "eval_limit=8", "-o", "languages=en,qa", "--output-dir", str(out), *extra]
     return CliRunner().invoke(cli, args), out / "nli-full-topdown" / "seed1"
@@ -153,7 +153,7 @@ class Died(Exception):
 
 
 def test_a_resumed_run_ends_with_the_bytes_of_an_unbroken_one(tmp_path, monkeypatch):
-    """Killed right after its step-4 checkpoint (units 4 and 3 unfrozen, 2 .. 0 not yet), resumed from the
+    """Killed right after its step-4 checkpoint (units 4 .. 1 unfrozen, the embeddings not yet), resumed from the
     folder: the same saved model, schedule, log and results as a run that never stopped. The checkpoint holds
     the trained base weights of the unfrozen layers."""
     from safetensors.torch import load_file
@@ -175,7 +175,7 @@ def test_a_resumed_run_ends_with_the_bytes_of_an_unbroken_one(tmp_path, monkeypa
     assert died.exit_code == 1 and not (broken / "results.json").exists()
     saved = checkpoint.load(broken)
     assert "roberta.encoder.layer.3.output.dense.weight" in saved["weights"]  # unit 4, unfrozen at step 0
-    assert sorted(saved["schedule"]["trainable"]) == [3, 4]  # unfrozen at steps 0 and 2; unit 2 joins at step 4
+    assert sorted(saved["schedule"]["trainable"]) == [1, 2, 3, 4]  # unfrozen at steps 0..3; unit 0 joins at 4
     resumed = CliRunner().invoke(cli, ["run", "--resume", str(broken)])
     assert resumed.exit_code == 0, resumed.output
     a, b = (load_file(str(d / "task_adapter" / "model.safetensors")) for d in (whole, broken))
@@ -195,7 +195,7 @@ def test_the_saved_model_reloads_with_its_head(tmp_path):
 
     from unfreeze_core.models import byte_tokenizer
 
-    done, run_dir = cli_run(tmp_path, "--steps", "10")
+    done, run_dir = cli_run(tmp_path)
     assert done.exit_code == 0, done.output
     inputs = byte_tokenizer()(["a premise"], ["a hypothesis"], return_tensors="pt")
     trained = load_file_model(run_dir)
