@@ -1,7 +1,7 @@
 """§5.1 on the world: do GU and LPFT close the gap to full fine-tuning? (studies/grids/v3/full_ft*.yaml)
 
-Reads the runs of ``full_ft`` (full fine-tuning at each lr) and ``full_ft_adapters`` (MAD-X standard, GU,
-LPFT), and prints, per arm: English, the cross-lingual average (without English) as Figure 2's per cent of
+Reads the runs of ``full_ft`` (full fine-tuning at each lr), ``full_ft_adapters`` (MAD-X standard, GU,
+LPFT) and ``full_ft_schedules`` (GU and LPFT of full fine-tuning itself), and prints, per arm: English, the cross-lingual average (without English) as Figure 2's per cent of
 each full fine-tuning row (ratio of the means over seeds, as ``unfreeze report --relative-to full``), and the
 paired-by-seed differences with their 95 % CI (``findings_summary.paired``, the rule of finding (a)).
 
@@ -22,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from findings_summary import paired, verdict_vs_standard  # noqa: E402
 
 ARMS = {"standard": "full_ft_adapters/selector=standard", "topdown (GU)": "full_ft_adapters/selector=topdown",
-        "lpft": "full_ft_adapters/selector=lpft"}
+        "lpft": "full_ft_adapters/selector=lpft", "full FT, topdown (ULMFiT GU)": "full_ft_schedules/selector=topdown",
+        "full FT, lpft": "full_ft_schedules/selector=lpft"}
+"""MAD-X arms (full_ft_adapters.yaml) and scheduled full fine-tuning (full_ft_schedules.yaml), by run folder."""
 
 
 def per_seed(folder: Path) -> dict[int, dict]:
@@ -42,7 +44,8 @@ def summarise(runs: Path) -> dict:
     for name, seeds in arms.items():
         if not seeds:
             continue
-        row = {"seeds": sorted(seeds), "en": sum(v["en"] for v in seeds.values()) / len(seeds), "avg": mean[name],
+        en = sum(v["en"] for v in seeds.values()) / len(seeds)
+        row = {"seeds": sorted(seeds), "en": en, "avg": mean[name], "transfer_gap": en - mean[name],
                "percent_of": {f: 100 * mean[name] / mean[f] for f in fulls if f in mean},
                "vs_standard": paired(avg[name], avg["standard"]) if name != "standard" else None,
                "vs_full": {f: paired(avg[name], avg[f]) for f in fulls if f != name}}
@@ -60,12 +63,13 @@ def ci(p: dict | None) -> str:
 
 def markdown(summary: dict) -> str:
     arms = summary["arms"]
-    fulls = [a for a in arms if a.startswith("full")]
-    head = ["arm", "seeds", "En", "avg (no en)", *[f"% of {f}" for f in fulls], "Δ avg vs standard [95 % CI]",
+    fulls = list(next(iter(arms.values()))["percent_of"])  # the full fine-tuning (standard) rows
+    head = ["arm", "seeds", "En", "avg (no en)", "En − avg", *[f"% of {f}" for f in fulls], "Δ avg vs standard [95 % CI]",
             *[f"Δ avg vs {f}" for f in fulls], "verdict vs standard"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, r in arms.items():
         lines.append("| " + " | ".join([name, str(len(r["seeds"])), f"{r['en']:.1f}", f"{r['avg']:.1f}",
+                                        f"{r['transfer_gap']:.1f}",
                                         *[f"{r['percent_of'].get(f, 0):.1f}" for f in fulls], ci(r["vs_standard"]),
                                         *[ci(r["vs_full"].get(f)) for f in fulls],
                                         r.get("verdict_vs_standard", "—")]) + " |")
