@@ -234,3 +234,30 @@ def test_a_base_weights_unit_holding_the_task_head_is_refused():
     model.add_classification_head("task", num_labels=3)
     with pytest.raises(ValueError, match=r"unit 0 holds heads\.task\.1\.weight, a weight of the task head"):
         set_up(HeadInAUnit(), model, train_language="en", languages=["en"], model_name="tiny")
+
+
+def test_every_estimator_scores_whole_layers_and_exact_is_eq_1():
+    """exact, batch and official give one finite tr(F) per layer (and the embeddings) and change no weight; exact
+    (nn.Linear decomposed, LayerNorms and embeddings by its per-example loop) equals the reference loop."""
+    pytest.importorskip("unfreeze_fisher")
+    from unfreeze_core.fisher import estimation_mode, fisher_scores
+    from unfreeze_core.tasks.classification import NLI
+    from unfreeze_fisher import Batch, Exact, Official, one_by_one
+
+    torch.manual_seed(0)
+    task = NLI(NLI.Options(train_limit=8))
+    backend = Full()
+    model, tokenizer, _ = testing.build_model(backend, model="tiny", task=task)
+    data = task.train_dataset(tokenizer)
+    collate = task.collate(tokenizer)
+    batches = [collate([data[i] for i in range(b * 4, b * 4 + 4)]) for b in range(2)]
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    scores = {cls.__name__: fisher_scores(model, backend, task, cls(), batches, torch.Generator().manual_seed(1),
+                                          in_place=True) for cls in (Exact, Batch, Official)}
+    for name, found in scores.items():
+        assert sorted(found) == [0, 1, 2, 3, 4] and all(v > 0 and v == v for v in found.values()), name
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+    units = backend.units(model)
+    with torch.enable_grad(), estimation_mode(model, units):
+        ref = one_by_one(model, units=units, task=task, batches=batches, generator=torch.Generator().manual_seed(1))
+    assert all(abs(scores["Exact"][u] - ref[u]) / ref[u] < 1e-4 for u in ref), (scores["Exact"], ref)
