@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,18 +135,39 @@ def test_uninstalling_a_plugin_name_says_which_distribution_and_fails(monkeypatc
     assert calls == []  # pip never ran
 
 
-@pytest.mark.parametrize("kind", ["selector", "backend", "estimator", "task", "launcher"])
-def test_a_new_plugin_package_passes_its_own_tests_out_of_the_box(tmp_path, kind):
-    made = unfreeze("plugins", "new", kind, f"my-{kind}", "--dir", str(tmp_path))
-    assert made.returncode == 0, made.stderr
-    root = tmp_path / f"unfreeze-my-{kind}"
-    assert (root / "pyproject.toml").read_text().count(f'unfreeze_my_{kind} = "unfreeze_my_{kind}"') == 1
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+KINDS = ["selector", "backend", "estimator", "task", "launcher"]
+
+
+@pytest.fixture(scope="module")
+def new_packages(tmp_path_factory):
+    """Every kind's package as `unfreeze plugins new` writes it, and one pytest session over all their tests
+    (one interpreter instead of five): ``(where, made, session, outcomes)``, outcomes by test name from its JUnit file."""
+    import xml.etree.ElementTree as ET
+
+    where = tmp_path_factory.mktemp("new-plugins")
+    made = {kind: unfreeze("plugins", "new", kind, f"my-{kind}", "--dir", str(where)) for kind in KINDS}
+    roots = [where / f"unfreeze-my-{kind}" for kind in KINDS]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*map(str, roots), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
-                           str(root / "tests")], capture_output=True, text=True, env=env, cwd=root, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "1 passed" in done.stdout
+    junit = where / "junit.xml"
+    session = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(where),
+                              "--junitxml", str(junit), *(str(root / "tests") for root in roots)],
+                             capture_output=True, text=True, env=env, cwd=where, timeout=600)
+    outcomes = {}
+    if junit.exists():
+        for case in ET.parse(junit).iter("testcase"):
+            failed = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            outcomes[case.get("name")] = failed[0] if failed else "passed"
+    return where, made, session, outcomes
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_new_plugin_package_passes_its_own_tests_out_of_the_box(new_packages, kind):
+    where, made, session, outcomes = new_packages
+    assert made[kind].returncode == 0, made[kind].stderr
+    root = where / f"unfreeze-my-{kind}"
+    assert (root / "pyproject.toml").read_text().count(f'unfreeze_my_{kind} = "unfreeze_my_{kind}"') == 1
+    assert outcomes.get(f"test_unfreeze_my_{kind}_conforms") == "passed", session.stdout[-3000:] + session.stderr[-2000:]
 
 
 def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
@@ -154,3 +176,61 @@ def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
     assert again.returncode == 1 and again.stderr.strip().startswith("Error: ") and "exists" in again.stderr
     bad = unfreeze("plugins", "new", "selector", "My Selector", "--dir", str(tmp_path))
     assert bad.returncode == 1 and "lowercase letters" in bad.stderr
+
+
+@pytest.mark.parametrize("name, text", [
+    ("a-", "not ending with '-'"), ("a--b", "single '-'"), ("1a", "starting with a letter"),
+    ("a_b", "lowercase letters and digits"), ("x" * 300, "plugin name of 300 characters: at most 40"),
+])
+def test_new_refuses_a_name_pip_or_python_would_refuse(tmp_path, name, text):
+    """`a-` used to be written as a package pip then refused; a 300-letter name was "unexpected OSError"."""
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "new", "selector", name, "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and text in result.output and len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where, text", [("below a file", "is not a folder"), ("/proc", "cannot write in /proc"),
+                                         ("read-only", "cannot write in")])
+def test_new_checks_its_folder_before_writing(tmp_path, where, text):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    if where == "below a file":
+        (tmp_path / "file").write_text("x")
+        directory = tmp_path / "file" / "sub"
+    elif where == "/proc":
+        directory = Path("/proc/plugins")
+    else:
+        directory = tmp_path / "ro"
+        directory.mkdir()
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(directory), str(directory)],
+                          capture_output=True).returncode != 0:
+            directory.chmod(0o500)
+            if os.access(directory, os.W_OK):
+                pytest.skip("cannot make a read-only folder here (root without mount)")
+    try:
+        result = CliRunner().invoke(cli, ["plugins", "new", "selector", "mine", "--dir", str(directory)])
+    finally:
+        if where == "read-only":
+            subprocess.run(["umount", str(directory)], capture_output=True)
+    assert result.exit_code == 1 and text in result.output and "unexpected" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_printed_test_command_works_as_printed(tmp_path):
+    """`plugins new` prints `python -m pytest unfreeze-NAME/tests`; run as printed, from --dir's parent with a
+    relative --dir, on the untouched template (it used to fail with ModuleNotFoundError)."""
+    made = subprocess.run([sys.executable, "-m", "unfreeze_cli", "plugins", "new", "selector", "mine", "--dir", "."],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert made.returncode == 0, made.stderr
+    command = next(line for line in made.stdout.splitlines() if "test it:" in line).split("test it:")[1].strip()
+    assert command == "python -m pytest unfreeze-mine/tests"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(command.split() + ["-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-1000:]

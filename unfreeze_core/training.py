@@ -18,6 +18,7 @@ from . import evaluation, signals
 from .backend_checks import set_up
 from .checkpoint import Checkpoints
 from .events import LossRecord, StepRecord, UnfreezeRecord
+from .limits import mean
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
@@ -68,7 +69,13 @@ def batch_split(config: RunConfig, processes: int) -> dict:
 def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
     """The budget in optimizer steps; ``batches_per_epoch`` is what one process draws per epoch (its shard)."""
     if config.epochs is not None:
-        return max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
+        from .limits import MAX_COUNT
+
+        steps = max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
+        if steps > MAX_COUNT:
+            raise UnfreezeError(f"--epochs {config.epochs:g} is {steps} optimizer steps of {batches_per_epoch} batches "
+                                f"each, above the largest budget unfreeze can honour ({MAX_COUNT})")
+        return steps
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
 
 
@@ -195,7 +202,7 @@ class Trainer:
                 self.scheduler.step()
                 window.append(loss)
                 if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
-                    self._emit(log, LossRecord(step=step + 1, loss=sum(window) / len(window),
+                    self._emit(log, LossRecord(step=step + 1, loss=mean(window),
                                                lr=self.scheduler.get_last_lr()[0],
                                                trainable_units=list(self.schedule.trainable),
                                                elapsed_s=round(time.time() - started, 2)))
