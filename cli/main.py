@@ -39,12 +39,44 @@ class Group(click.Group):
                            f"memory that unfreeze asked for (not a bug of unfreeze); free some or raise the limit "
                            f"(ulimit -v), and run it again", err=True)
                 sys.exit(1)
+            refused = _write_refused(exc)
+            if refused:
+                click.echo(f"Error: {refused}", err=True)
+                sys.exit(1)
             if os.environ.get(DEBUG_ENV):
                 raise
             from unfreeze_core.plugins import describe_unexpected
 
             click.echo(f"Error: {describe_unexpected(exc)}", err=True)  # the failing plugin, or a bug of ours
             sys.exit(1)
+
+
+    def __call__(self, *args, **kwargs):
+        """The ``unfreeze`` process itself (``CliRunner`` calls ``main``, not this): the command, then the end of the
+        process with our signal handlers still in place (``signals.exit_process``), so a signal in the last
+        second, while Python would shut down, is still 130/143 and one line."""
+        try:
+            self.main(*args, **kwargs)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        signals.exit_process(code)
+
+
+def _write_refused(exc: BaseException) -> str | None:
+    """A write the machine refused (full or read-only disk, quota, file-size limit) that no writer of unfreeze
+    named: one line with the file and the machine's reason, not "a bug"."""
+    import errno
+
+    from unfreeze_core.rundir import write_reason
+
+    codes = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+    if isinstance(exc, OSError) and exc.errno in codes:
+        return f"could not write {exc.filename or 'a file'}: {exc.strerror}"
+    reason = None if isinstance(exc, OSError) else write_reason(exc)
+    if reason and any(word in reason.lower() for word in ("space", "read-only", "quota", "too large")):
+        return f"could not write a file: {reason}"
+    return None
 
 
 def _out_of_memory(exc: BaseException) -> bool:

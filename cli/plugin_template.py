@@ -197,20 +197,54 @@ def write_template(kind: str, name: str, directory: str | Path) -> Path:
     returns that folder. Refuses an unknown kind, a name that is not a word, or an existing folder."""
     if kind not in KINDS:
         raise UnfreezeError(f"unknown plugin kind {kind!r}: one of {', '.join(KINDS)}")
-    if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
-        raise UnfreezeError(f"plugin name {name!r}: lowercase letters, digits and '-', starting with a letter")
+    check_name(name)
     module = "unfreeze_" + name.replace("-", "_")
     dist = f"unfreeze-{name}"
     cls = "".join(part.capitalize() for part in name.split("-"))
     root = Path(directory) / dist
-    if root.exists():
+    if root.exists() or root.is_symlink():
         raise UnfreezeError(f"{root} exists: choose another name or folder")
+    from unfreeze_core.rundir import check_writable
+
+    check_writable(directory, "--dir")  # below a file, in /proc, read-only: one line before anything is written
     values = {"dist": dist, "kind": kind, "name": name, "module": module, "cls": cls}
-    (root / module).mkdir(parents=True)
-    (root / "tests").mkdir()
-    (root / "pyproject.toml").write_text(PYPROJECT.format(**values))
-    (root / "README.md").write_text(README.format(**values))
-    (root / module / "__init__.py").write_text(MODULES[kind].format(**values))
-    check = CHECKS[kind].format(**values)
-    (root / "tests" / f"test_{module}.py").write_text(TEST.format(check=check, **values))
+    files = {root / "pyproject.toml": PYPROJECT.format(**values), root / "README.md": README.format(**values),
+             root / module / "__init__.py": MODULES[kind].format(**values),
+             root / "tests" / "conftest.py": CONFTEST,
+             root / "tests" / f"test_{module}.py": TEST.format(check=CHECKS[kind].format(**values), **values)}
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a full disk halfway: nothing half-written is left
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        raise UnfreezeError(f"could not write {exc.filename or root}: {exc.strerror or exc}") from None
     return root
+
+
+MAX_NAME = 40
+"""The distribution is ``unfreeze-NAME`` and the module ``unfreeze_NAME``: short enough for any file system."""
+
+
+def check_name(name: str) -> None:
+    """A name that makes a valid distribution name (PEP 508: pip installs it), a Python module name and a
+    class name: lowercase words of letters and digits joined by single '-'."""
+    if len(name) > MAX_NAME:
+        raise UnfreezeError(f"plugin name of {len(name)} characters: at most {MAX_NAME} (it becomes the "
+                            f"distribution unfreeze-NAME and the module unfreeze_NAME)")
+    if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
+        raise UnfreezeError(f"plugin name {name!r}: lowercase letters and digits, words joined by single '-', "
+                            f"starting with a letter and not ending with '-' (it becomes the distribution "
+                            f"unfreeze-NAME and the module unfreeze_NAME)")
+
+
+CONFTEST = '''"""Run the tests before the package is installed (``python -m pytest unfreeze-NAME/tests``): the package
+folder on the import path."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+'''

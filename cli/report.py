@@ -20,10 +20,13 @@ FORMATS = ("table", "json", "markdown", "csv", "latex")
 @click.option("--out", "out_file", type=click.Path(),
               help="Write the table to this file (whole or not at all) instead of printing it; the table format "
                    "is then written as Markdown.")
+@click.option("--relative-to", "relative_to", metavar="ADAPTER",
+              help="Figure 2: each row's average over the target languages as a per cent of the ADAPTER (e.g. full) "
+                   "standard row of the same task and model (unfreeze_report/relative.py).")
 @click.option("--keep-newest", is_flag=True,
               help="When two runs have the same settings and seed but different scores, keep the newest (named "
                    "in a note) instead of refusing.")
-def report(paths, fmt, layout, out_file, keep_newest):
+def report(paths, fmt, layout, out_file, relative_to, keep_newest):
     """Aggregate results.json files under PATHS (default: runs/).
 
     Runs are grouped by their identity (every resolved setting and plugin option, plugin versions, data and
@@ -51,10 +54,12 @@ def report(paths, fmt, layout, out_file, keep_newest):
         raise UnfreezeError(f"no {usable}results.json under {', '.join(map(str, roots))}")
     rows = aggregate(results)
     module = paper if layout == "paper" else tables
-    if fmt == "table" and out_file is None:
+    if relative_to is not None:
+        text = relative_text(rows, relative_to, layout, fmt)
+    elif fmt == "table" and out_file is None:
         (paper.print_table if layout == "paper" else tables.print_rows)(rows)
         return
-    if fmt == "json":
+    elif fmt == "json":
         text = paper.to_json(rows) if layout == "paper" else json.dumps(rows, indent=2)
     else:
         text = {"table": module.to_markdown, "markdown": module.to_markdown, "csv": module.to_csv,
@@ -70,3 +75,16 @@ def report(paths, fmt, layout, out_file, keep_newest):
     writable_folder(path.parent if str(path.parent) else Path("."), "--out")
     write_all({path: text if text.endswith("\n") else text + "\n"})
     click.echo(str(path))
+
+
+def relative_text(rows, adapter: str, layout: str, fmt: str) -> str:
+    """``--relative-to``: the rows as per cent of the ADAPTER standard row (``unfreeze_report.relative``)."""
+    from unfreeze_core.errors import UnfreezeError
+    from unfreeze_report import relative
+
+    if layout == "paper":
+        raise UnfreezeError("--relative-to is a layout of its own: leave out --layout paper")
+    if not any(r["adapter"] == adapter for r in rows):
+        raise UnfreezeError(f"--relative-to {adapter}: no run of the {adapter!r} backend among the results "
+                            f"(backends there: {', '.join(sorted({r['adapter'] for r in rows}))})")
+    return relative.FORMATTERS[fmt](relative.relative_rows(rows, adapter))

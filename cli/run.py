@@ -9,7 +9,7 @@ from unfreeze_core.errors import UnfreezeError
 
 @click.command()
 @click.option("--task", help="Task name (default: nli, the embedded world's NLI).")
-@click.option("--model", help="world | tiny | a local folder | a hub id (default: world).")
+@click.option("--model", help="world | minilm (a real BERT, the real extra) | tiny | a local folder | a hub id (default: world).")
 @click.option("--adapter", help="Adapter backend (default: madx).")
 @click.option("--selector", help="Unfreezing selector (default: standard).")
 @click.option("--k", type=int, help="Unfreezing interval in steps (default: 50).")

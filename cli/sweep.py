@@ -54,7 +54,7 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
         if as_json:
             click.echo(json.dumps(cells, indent=1))
         else:
-            _print_cells(result, cells, console)
+            _print_cells(result, cells, console, name, options)
         return
     tracker = sweeps.run(result, chosen, console)
     write_tables(result.folder, [RunDir(cell.run_dir).results for cell in result.cells], console)
@@ -64,14 +64,15 @@ def sweep(grid_file, dry_run, as_json, output_dir, overrides, launcher, launcher
         raise UnfreezeError(error)
 
 
-def _print_cells(result, cells, console) -> None:
-    """One block per cell: its id, how it starts, and each setting that is not a RunConfig default."""
+def _print_cells(result, cells, console, launcher: str, options: dict) -> None:
+    """One block per cell: its id, how it starts, and each setting that is not a RunConfig default; the head
+    names the launcher that would run them (``--launcher`` and ``-l`` over the grid's block)."""
     from unfreeze_core.config import RunConfig
 
     defaults = RunConfig().as_dict()
     grid = result.grid
     console.print(f"[bold]{grid.name}[/]: {len(cells)} cells from {grid.path}; resources {grid.resources}; "
-                  f"launcher {grid.launcher}")
+                  f"launcher {launcher} {options or ''}".rstrip(), highlight=False, soft_wrap=True)
     for cell in cells:
         settings = cell["settings"]
         shown = {k: v for k, v in settings.items() if k != "options" and (v != defaults.get(k) or k in

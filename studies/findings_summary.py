@@ -37,7 +37,12 @@ T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.042]
 SELECTORS = ["standard", "topdown", "bottomup", "lpft", "random", "fisher"]
 TRANSFER_STUDIES = ("nli", "nli_long", "copa", "qa")  # studies that cross the selectors with seeds
-TOP_DOWN = list(range(7, -1, -1))
+TOP_DOWN = list(range(7, -1, -1))  # the world's eight units
+
+
+def top_down(n: int) -> list[int]:
+    """Top-down's order of ``n`` units (the world: 8; minilm with LoRA: 6)."""
+    return list(range(n - 1, -1, -1))
 
 
 def t975(df: int) -> float:
@@ -112,9 +117,13 @@ def points(results: dict, value: float) -> float:
 
 
 def scores(cell: dict) -> dict:
+    """En, and the cross-lingual average and lowest language where the run has target languages (a run on
+    English only, such as the real-weights grid's, has En alone)."""
     r = cell["results"]
-    return {"en": points(r, r["scores"]["en"]), "avg": points(r, r["avg_xling"]),
-            "lowest": points(r, r["lowest"]["score"])}
+    out = {"en": points(r, r["scores"]["en"])}
+    if r.get("avg_xling") is not None:
+        out.update(avg=points(r, r["avg_xling"]), lowest=points(r, r["lowest"]["score"]))
+    return out
 
 
 def order_of(run) -> list[int]:
@@ -130,19 +139,21 @@ def transfer(cells: list[dict]) -> dict:
         if "results" in cell:
             by.setdefault(cell["config"]["selector"], {})[cell["seed"]] = scores(cell)
     table = {}
+    keys = [k for k in ("en", "avg", "lowest") if all(k in v for seeds in by.values() for v in seeds.values())]
+    on = "avg" if "avg" in keys else "en"  # the verdict's measure: the cross-lingual average, else English
     for sel in [s for s in SELECTORS if s in by]:
-        row = {"seeds": sorted(by[sel])}
-        for key in ("en", "avg", "lowest"):
+        row = {"seeds": sorted(by[sel]), "verdict_on": on}
+        for key in keys:
             values = [by[sel][s][key] for s in sorted(by[sel])]
             row[key] = {"mean": mean(values), "sd": sd(values), "per_seed": values}
             if sel != "standard" and "standard" in by:
                 row[f"d_{key}"] = paired({s: v[key] for s, v in by[sel].items()},
                                          {s: v[key] for s, v in by["standard"].items()})
         if sel != "standard" and "standard" in by:
-            row["verdict_avg"] = verdict_vs_standard(row["d_avg"])
-        if sel == "bottomup" and "topdown" in by:
-            row["d_avg_vs_topdown"] = paired({s: v["avg"] for s, v in by[sel].items()},
-                                             {s: v["avg"] for s, v in by["topdown"].items()})
+            row[f"verdict_{on}"] = verdict_vs_standard(row[f"d_{on}"])
+        if sel in ("bottomup", "fisher") and "topdown" in by:
+            row[f"d_{on}_vs_topdown"] = paired({s: v[on] for s, v in by[sel].items()},
+                                               {s: v[on] for s, v in by["topdown"].items()})
         table[sel] = row
     return table
 
@@ -155,7 +166,7 @@ def fun_orders(cells: list[dict]) -> dict:
             continue
         run = cell["run"]
         order = order_of(run)
-        entry = {"order": order, "tau": kendall_tau(order, TOP_DOWN)}
+        entry = {"order": order, "tau": kendall_tau(order, top_down(len(order)))}
         scored = [e for e in sorted(run.schedule, key=lambda e: e["step"]) if e.get("scores")]
         if scored:
             first = {int(u): v for u, v in scored[0]["scores"].items()}
@@ -164,12 +175,16 @@ def fun_orders(cells: list[dict]) -> dict:
                                        "max_over_min": ranked[0] / ranked[-1],
                                        "lead_over_second": ranked[0] / ranked[1] - 1,
                                        "tau_vs_top_down": kendall_tau(sorted(first, key=lambda u: -first[u]),
-                                                                      TOP_DOWN)}
+                                                                      top_down(len(first)))}
         seeds[cell["seed"]] = entry
     taus = [e["tau"] for e in seeds.values()]
     verdict = ("cannot tell (no runs)" if not taus else "holds" if mean(taus) >= 0.5
                else "does not hold" if mean(taus) <= 0.2 else "cannot tell")
-    return {"per_seed": seeds, "mean_tau": mean(taus) if taus else None, "verdict": verdict}
+    out = {"per_seed": seeds, "mean_tau": mean(taus) if taus else None, "verdict": verdict}
+    if len(taus) > 1:
+        half = t975(len(taus) - 1) * sd(taus) / math.sqrt(len(taus))
+        out["tau_ci"] = [mean(taus) - half, mean(taus) + half]
+    return out
 
 
 def fisher_curves(cells: list[dict]) -> dict:
@@ -200,7 +215,7 @@ def fisher_curves(cells: list[dict]) -> dict:
                 per_seed = []
                 for r in by_seed.values():
                     f = {int(u): v for u, v in r.fisher[i]["fisher"].items()}
-                    per_seed.append(kendall_tau(sorted(f, key=lambda u: -f[u]), TOP_DOWN))
+                    per_seed.append(kendall_tau(sorted(f, key=lambda u: -f[u]), top_down(len(f))))
                 taus[step] = mean(per_seed)
             out["unit_rank_tau"] = taus
     ratios = list(out["early_ratio"].values())
@@ -278,17 +293,17 @@ def fig_transfer(tables: dict, path: Path) -> None:
     tasks = [t for t in TRANSFER_STUDIES if t in tables]
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        sels = [s for s in SELECTORS[1:] if s in tables[task] and "d_avg" in tables[task][s]]
+        sels = [s for s in SELECTORS[1:] if s in tables[task] and "d_en" in tables[task][s]]
         for y, sel in enumerate(sels):
             for key, dy, color, label in (("d_avg", 0.12, "C0", "avg (no en)"), ("d_en", -0.12, "C3", "en")):
-                p = tables[task][sel][key]
+                p = tables[task][sel].get(key, {})
                 if "lo" in p:
                     ax.errorbar(p["mean"], y + dy, xerr=[[p["mean"] - p["lo"]], [p["hi"] - p["mean"]]], fmt="o",
                                 color=color, ms=4, capsize=2, label=label if y == 0 else None)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(sels)))
         ax.set_yticklabels(sels)
-        n = tables[task]["standard"]["avg"]["per_seed"]
+        n = tables[task]["standard"]["en"]["per_seed"]
         ax.set_title(f"{task}: minus standard ({len(n)} seeds)")
         ax.set_xlabel("points (95 % CI, paired by seed)")
         ax.legend(fontsize=7, loc="best")
@@ -297,17 +312,18 @@ def fig_transfer(tables: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def fig_fun_orders(fun: dict, extra: dict, path: Path) -> None:
+def fig_fun_orders(fun: dict, extra: dict, path: Path, title: str = "world NLI") -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.8, 3.4))
-    ax.plot(range(8), TOP_DOWN, color="black", lw=2, label="top-down")
+    n = max(len(e["order"]) for e in fun["per_seed"].values())
+    ax.plot(range(n), top_down(n), color="black", lw=2, label="top-down")
     for label, data, style in (("FUN", fun, "-"), ("FUN top_first", extra, ":")):
         for seed, entry in sorted(data.get("per_seed", {}).items()):
             ax.plot(range(len(entry["order"])), entry["order"], style, marker="o", ms=3, alpha=0.7,
                     label=f"{label} s{seed} (τ {entry['tau']:+.2f})")
     ax.set_xlabel("unfreezing position (step / k)")
     ax.set_ylabel("unit unfrozen")
-    ax.set_title("FUN's unfreezing order, world NLI")
+    ax.set_title(f"FUN's unfreezing order, {title}")
     ax.legend(fontsize=6, ncol=2, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -386,6 +402,9 @@ def markdown(summary: dict) -> str:
         if not table:
             continue
         n = len(table["standard"]["seeds"]) if "standard" in table else 0
+        if next(iter(table.values()))["verdict_on"] == "en":
+            lines += english_only(task, n, table, summary)
+            continue
         lines += [f"### {task} ({n} seeds)", "",
                   "| selector | En | avg (no en) | lowest | Δ avg vs standard [95 % CI] | Δ En | Δ lowest | "
                   "verdict (avg) | seeds for CI < 1 |",
@@ -402,6 +421,44 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def english_only(task: str, n: int, table: dict, summary: dict) -> list[str]:
+    """The table of a study without target languages (real weights): English, paired to standard; then
+    (c) FUN's order and (d) tr(F) when the study has them."""
+    lines = [f"### {task} ({n} seeds, English only)", "",
+             "| selector | En | Δ En vs standard [95 % CI] | verdict (En) | seeds for CI < 1 | Δ En vs topdown |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for sel, row in table.items():
+        cells = [sel, f"{row['en']['mean']:.1f} ± {row['en']['sd']:.1f}"]
+        if "d_en" in row:
+            cells += [_fmt(row["d_en"]), row["verdict_en"], str(row["d_en"].get("seeds_for_width_1", "-"))]
+        else:
+            cells += ["—"] * 3
+        cells.append(_fmt(row["d_en_vs_topdown"]) if "d_en_vs_topdown" in row else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    fun = summary.get("fun", {}).get(task, {})
+    if fun.get("per_seed"):
+        ci = fun.get("tau_ci")
+        lines += ["", f"(c) FUN's order against top-down: mean Kendall τ {fun['mean_tau']:+.2f}"
+                  + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "") + f" over {len(fun['per_seed'])} seeds: "
+                  f"{fun['verdict']}.", "", "| seed | order | τ |", "| --- | --- | --- |"]
+        lines += [f"| {seed} | {' '.join(map(str, e['order']))} | {e['tau']:+.2f} |"
+                  for seed, e in sorted(fun["per_seed"].items())]
+    curves = summary.get("fisher_curves")
+    if curves and curves.get("early_ratio"):
+        ratios = curves["early_ratio"]
+        lines += ["", f"(d) tr(F) per trainable unit, GU over standard in the first third, per seed: "
+                  + ", ".join(f"{r:.2f}" for _, r in sorted(ratios.items())) + f"; verdict: {curves['verdict']}."]
+        for sel, shape in curves["shape"].items():
+            lines.append(f"- {sel}: mean curve at steps {shape['steps']}: "
+                         + ", ".join(f"{v:.3g}" for v in shape["mean_curve"])
+                         + f" (peak at step {shape['peak_step']}, hill: {shape['hill']})")
+        if curves.get("unit_rank_tau"):
+            lines.append("- standard, Kendall τ of the units' tr(F) ranking against top-down per tracked step: "
+                         + ", ".join(f"{step}: {tau:+.2f}" for step, tau in curves["unit_rank_tau"].items()))
+    lines.append("")
+    return lines
+
+
 def summarise(grid_files: list[Path], runs: Path, dest: Path, seeds: list[int] | None = None) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     studies = load(grid_files, runs, seeds)
@@ -414,9 +471,12 @@ def summarise(grid_files: list[Path], runs: Path, dest: Path, seeds: list[int] |
                and c["config"]["selector"] == "standard"}
         tf = {c["seed"]: scores(c)["avg"] for c in studies["fun_top_first"] if "results" in c}
         summary["fun_top_first"]["d_avg"] = paired(tf, std)
-    if "fisher_curves" in studies:
-        summary["fisher_curves"] = fisher_curves(studies["fisher_curves"])
-        fig_fisher(studies["fisher_curves"], dest / "fisher_curves.png")
+    curves = studies.get("fisher_curves")
+    if curves is None and any("results" in c and c["run"].fisher for c in studies.get("nli", [])):
+        curves = studies["nli"]  # a study that tracks tr(F) in its own cells (the real-weights grid)
+    if curves is not None:
+        summary["fisher_curves"] = fisher_curves(curves)
+        fig_fisher(curves, dest / "fisher_curves.png")
     if "schedules" in studies and any("results" in c for c in studies["schedules"]):
         summary["schedules"] = schedules(studies["schedules"])
         fig_schedules(studies["schedules"], summary["schedules"], dest / "schedules.png")
@@ -426,7 +486,9 @@ def summarise(grid_files: list[Path], runs: Path, dest: Path, seeds: list[int] |
     if any(summary["transfer"].values()) and "standard" in summary["transfer"].get("nli", {}):
         fig_transfer({t: v for t, v in summary["transfer"].items() if "standard" in v}, dest / "transfer.png")
     if summary["fun"].get("nli", {}).get("per_seed"):
-        fig_fun_orders(summary["fun"]["nli"], summary.get("fun_top_first", {}), dest / "fun_order.png")
+        model = next(c["config"]["model"] for c in studies["nli"])
+        fig_fun_orders(summary["fun"]["nli"], summary.get("fun_top_first", {}), dest / "fun_order.png",
+                       "world NLI" if model == "world" else f"{model}, English NLI")
     (dest / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     (dest / "summary.md").write_text(markdown(summary) + "\n")
     print(json.dumps(summary["cells"]))

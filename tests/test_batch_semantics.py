@@ -1,10 +1,6 @@
 """Multi-process semantics: --batch-size is one optimizer step's batch, --epochs counts passes over the whole
 training set, seeds in one process free each other's objects, train_limit is a seeded random subset."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,20 +11,12 @@ from unfreeze_core.plugins import get_plugins
 from unfreeze_core.runner import run_all
 
 
-def batch_run(nli_dir, out, processes):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-           str(Path(__file__).with_name("ddp_batch_worker.py")), str(nli_dir), str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(processes)]
-
-
-def test_batch_size_and_epochs_mean_the_same_on_one_and_two_processes(nli_dir, tmp_path):
+def test_batch_size_and_epochs_mean_the_same_on_one_and_two_processes(ddp_suite):
     """--batch-size is the batch of one optimizer step and --epochs counts passes over the whole training set,
     so 1 and 2 processes run the same number of steps and the same schedule; one epoch on 2 processes
     sees each of the 64 training examples once."""
-    (one,) = batch_run(nli_dir, tmp_path / "one", 1)
-    two = batch_run(nli_dir, tmp_path / "two", 2)
+    (one,) = ddp_suite.records("batch", processes=1)  # tests/ddp_suite.py
+    two = ddp_suite.records("batch", processes=2)
     assert one["steps"] == two[0]["steps"] == two[1]["steps"] == 64 // 16
     assert one["events"] == two[0]["events"] == two[1]["events"]
     assert one["split"] == {"processes": 1, "grad_accum": 1, "per_process": 16}

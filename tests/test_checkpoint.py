@@ -413,3 +413,42 @@ def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
                                    f"the previous checkpoint (step 4) is intact")
     assert (tmp_path / "checkpoint.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temporary file left
+
+
+def test_a_loss_window_of_huge_finite_values_resumes_to_a_finite_log(nli_dir, tmp_path):
+    """A checkpoint's loss window of 1e308s is finite and accepted; their mean must not overflow to Infinity
+    (which ``unfreeze plot`` then refuses). Seen failing with the mean as sum(window) / len(window)."""
+    import math
+
+    config = make_config(nli_dir, tmp_path).replace(log_every=8, checkpoint_every=6, steps=12)
+
+    def die_at_7(step, *rest):
+        if step == 7:
+            raise Died
+
+    with pytest.raises(Died):
+        trainer(config, tmp_path / "run", die_at_7).run()
+    tamper(tmp_path / "run", set_field([1e308] * 6, "window"))
+    trainer(config, tmp_path / "run").run(resume=True)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+              if "loss" in json.loads(line)]
+    assert losses and all(math.isfinite(loss) for loss in losses), losses
+    assert max(losses) > 1e307  # the window was used, not dropped
+
+
+def test_a_two_process_resume_through_the_cli_is_bit_identical(nli_dir, tmp_path):
+    """`torchrun --nproc_per_node 2 ... run --resume DIR`: rank 0 holds the folder's lock, rank 1 follows (it used
+    to take the lock too and be refused: the job died). One torchrun launch (gloo): an unbroken run, one that
+    dies at step 6, its resume; the resumed weights equal the unbroken run's exactly."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(Path(__file__).with_name("ddp_resume_worker.py")), str(nli_dir), str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    assert result == {"code": 0, "same": True, "results": True, "lock_left": False}, result

@@ -70,6 +70,16 @@ VALUE_CASES = {
     "budget below (L-1)*k+1": (["--selector", "topdown", "--k", "5"], 1,
                                 "last unfreezing is at step 15 (k = 5, 4 units) and is trained from update 16 on"),
     "unknown selector": (["--selector", "bogus"], 2, "unknown selector 'bogus'"),
+    # numbers at their limits: one line naming the value and the bound, before anything is made
+    "batch-size 10**20": (["--batch-size", str(10**20)], 1, "--batch-size is 100000000000000000000 (about 1e+20), "
+                                                            "above the largest value unfreeze can honour (2147483647"),
+    "fisher-batches 10**20": (["--fisher-batches", str(10**20)], 1, "--fisher-batches is 100000000000000000000"),
+    "threads 10**20": (["--threads", str(10**20)], 1, "--threads is 100000000000000000000"),
+    "k 2**31": (["--k", str(2**31)], 1, "--k is 2147483648"),
+    "epochs 1e300": (["--epochs", "1e300", "--steps", None], 1, "--epochs is 1e+300, above the largest value"),
+    "eval_limit 10**15": (["-o", f"eval_limit={10**15}"], 1, "task option eval_limit is 1000000000000000"),
+    "max_length 2**70": (["-o", f"max_length={2**70}"], 1, "option 'max_length' is 1180591620717411303424 (about 1.18e+21), above"),
+    "option .inf": (["--selector", "fisher", "-o", "stop_z=.inf"], 1, "option 'stop_z' must be a finite number"),
 }
 
 
@@ -342,6 +352,27 @@ def test_lang_adapter_text_that_is_not_utf8(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("extra, text", [
+    (["--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["--lr", "-1"], "--lr must be positive"),
+    (["--lang", "../x"], "--lang '../x' must be a language code"),
+    (["--lang", "a/b"], "--lang 'a/b' must be a language code"),
+    (["--steps", str(10**20)], "--steps is 100000000000000000000"),
+    (["--batch-size", str(2**31)], "--batch-size is 2147483648"),
+    (["--seed", str(2**40)], "is outside 0..2**32-1"),
+])
+def test_lang_adapter_refuses_what_run_refuses(tmp_path, extra, text):
+    """Seen as "unexpected ValueError" (--lr nan) and a folder outside --out (--lang ../x) before the checks."""
+    source = tmp_path / "de.txt"
+    source.write_text("Grüße aus Köln\n", encoding="utf-8")
+    args = {"--lang": "de", "--steps": "1"}
+    args.update(dict(zip(extra[::2], extra[1::2])))
+    result = invoke(["lang-adapter", "train", "--model", "tiny", "--text", source, "--out", tmp_path / "out",
+                     *[x for pair in args.items() for x in pair]])
+    assert_one_line(result, 1, text)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x").exists()
+
+
 def test_world_info_with_a_corrupt_manifest(tmp_path):
     (tmp_path / "manifest.json").write_text('{"seed": 0, "encoder": ')
     assert_one_line(invoke(["world", "info", "--dir", tmp_path]), 1, "rebuild it with `unfreeze world build`")
@@ -579,3 +610,62 @@ def test_an_unreadable_data_file_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UnfreezeError) as err:
         task_data.load_local(tmp_path, "en", "train", ("premise",))
     assert str(err.value) == f"en/train: cannot read {path}: Permission denied"
+
+
+# -- a disk that refuses a write: one line naming the file and the machine's reason, never "a bug" ----------
+
+@pytest.mark.parametrize("name", ["results.json", "schedule.json"])
+def test_a_full_disk_when_the_results_are_written_is_one_line_and_resumes(stopped_run, name):
+    """A real ENOSPC from the kernel: the run's temporary file for ``name`` is a link to /dev/full (every write
+    there fails with "No space left on device"). It used to be "unexpected OSError ... (a bug)". The checkpoint
+    and the adapter are kept; once the disk has room the same resume finishes."""
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    os.symlink("/dev/full", stopped_run / f".{name}.{os.getpid()}.tmp")
+    checkpoint = (stopped_run / "checkpoint.safetensors").read_bytes()
+    result = invoke(["run", "--resume", stopped_run])
+    assert_one_line(result, 1, f"could not write {stopped_run / name}: No space left on device")
+    assert (stopped_run / "checkpoint.safetensors").read_bytes() == checkpoint
+    assert not (stopped_run / "results.json").exists() and not list(stopped_run.glob(".*.tmp"))
+    assert invoke(["run", "--resume", stopped_run]).exit_code == 0
+    assert (stopped_run / "results.json").is_file()
+
+
+def _tmpfs(folder: Path, size: int) -> bool:
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True).returncode == 0
+
+
+def test_a_full_disk_at_any_write_of_a_run_is_one_line(data, tmp_path):
+    """A real full disk: a tmpfs smaller than what the run writes (needs root to mount; skipped otherwise). Cut
+    at several sizes the run fails at different writes (config, log, checkpoint, adapter, results); each is
+    `could not write X: No space left on device` (or the checkpoint's own line), never "a bug"."""
+    import re
+    import subprocess
+
+    full = tmp_path / "whole"
+    assert invoke(["run", *TINY, "--data-dir", data, "--output-dir", full]).exit_code == 0
+    need = sum(p.stat().st_size for p in full.rglob("*") if p.is_file())
+    seen = set()
+    for fraction in (0.02, 0.5, 1.4):  # a checkpoint needs room for itself and its predecessor
+        disk = tmp_path / f"disk{fraction}"
+        if not _tmpfs(disk, max(4096, int(need * fraction))):
+            pytest.skip("cannot mount a tmpfs here (not root)")
+        try:
+            result = invoke(["run", *TINY, "--data-dir", data, "--output-dir", disk / "runs"])
+            if result.exit_code == 0:
+                continue  # tmpfs counts in pages: it fitted after all
+            lines = result.stderr.strip().splitlines()
+            assert result.exit_code == 1 and len(lines) == 1, result.output
+            assert "No space left on device" in lines[0] and "unexpected" not in lines[0], lines[0]
+            assert lines[0].startswith(("Error: could not write ", "Error: cannot make the run folder",
+                                        "Error: cannot lock")), lines[0]
+            seen.add(re.sub(r"/tmp\S*/seed1/?|\d+", "", lines[0]))
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    assert len(seen) >= 2, seen  # at least two different writes refused

@@ -3,10 +3,6 @@ swapping the language adapter loads nothing."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -41,20 +37,13 @@ def test_shards_merge_to_the_single_process_scores(task, tmp_path):
     assert parts.task.merge_shards(partials, lang) == whole  # exactly, not approximately
 
 
-def test_two_processes_give_the_scores_of_one(tmp_path):
-    data = write_task("xnli", tmp_path / "xnli", test=21)
-    out = tmp_path / "out"
-    out.mkdir()
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           str(Path(__file__).with_name("ddp_eval_worker.py")), "xnli", str(data), str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    scores = json.loads((out / "scores.json").read_text())
-    assert set(scores["single"]) == {"en", "ar", "zh"}
-    assert scores["sharded"] == scores["single"]
+def test_two_processes_give_the_scores_of_one(ddp_suite):
+    rank0, rank1 = ddp_suite.records("eval")  # tests/ddp_suite.py: xnli fixture data, 21 test items a language
+    assert set(rank0["single"]) == {"en", "ar", "zh"}
+    assert rank0["sharded"] == rank0["single"] and rank1["sharded"] is None
     # each rank evaluated its own shard of every language
-    assert json.loads((out / "rank1.json").read_text()) == [[1, 2]] * 3
-    assert json.loads((out / "rank0.json").read_text())[:3] == [[0, 2]] * 3
+    assert rank1["shards"] == [[1, 2]] * 3
+    assert rank0["shards"][:3] == [[0, 2]] * 3
 
 
 def test_language_swap_loads_nothing(tmp_path, monkeypatch):

@@ -256,49 +256,23 @@ def test_accumulation_reads_the_same_examples_and_decides_alike(nli_dir, tmp_pat
     assert all(e["examples"] == 16 for runs in events.values() for e in runs if "scores" in e)
 
 
-def fun_in_processes(nli_dir, out, processes: int) -> dict:
-    """tests/ddp_worker.py --fun on ``processes`` CPU processes (torchrun, gloo, 127.0.0.1); rank 0's record."""
-    import socket
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    worker = [str(Path(__file__).with_name("ddp_worker.py")), str(nli_dir), str(out), "--fun"]
-    if processes == 1:
-        cmd = [sys.executable, *worker]
-    else:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-               "--master_addr", "127.0.0.1", "--master_port", str(port), *worker]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / "rank0.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def fun_records(nli_dir, tmp_path_factory):
-    """rank 0's records of tests/ddp_worker.py --fun on one process and on two: one launch each, shared."""
-    root = tmp_path_factory.mktemp("fun_processes")
-    return fun_in_processes(nli_dir, root / "one", 1), fun_in_processes(nli_dir, root / "two", 2)
-
-
-def test_two_processes_read_the_same_examples_and_decide_alike(fun_records):
+def test_two_processes_read_the_same_examples_and_decide_alike(ddp_suite):
     """--batch-size 8 on one process or split 4 + 4 over two: each FUN estimate reads 2 batches of 8 examples
     (on the main process), and on the same initial model the first decision and its scores are the same."""
-    one, two = (record["events"] for record in fun_records)
+    one = ddp_suite.records("fun", processes=1)[0]["events"]  # tests/ddp_suite.py, rank 0's record
+    two = ddp_suite.records("fun", processes=2)[0]["events"]
     assert one[0]["step"] == two[0]["step"] == 0
     assert one[0]["examples"] == two[0]["examples"] == 16 and one[0]["units"] == two[0]["units"]
     assert two[0]["scores"] == pytest.approx(one[0]["scores"], rel=1e-5)
     assert all(e["examples"] == 16 for e in one + two if "scores" in e)
 
 
-def test_every_estimator_is_the_same_on_one_and_two_processes(fun_records):
-    """The same launches' records: tr(F) of the same built model by exact, batch and official, estimated as the
-    controller does on one process (micro-batches of 8) and on two (micro-batches of 4): the same values
-    (planted: normalising per micro-batch makes batch and official differ)."""
-    one, two = (record["estimates"] for record in fun_records)
+def test_every_estimator_is_the_same_on_one_and_two_processes(ddp_suite):
+    """The same launch's records (tests/ddp_suite.py ``fun``, rank 0): tr(F) of the same built model by exact,
+    batch and official, estimated as the controller does on one process (micro-batches of 8) and on two
+    (micro-batches of 4): the same values (planted: normalising per micro-batch makes batch and official differ)."""
+    one = ddp_suite.records("fun", processes=1)[0]["estimates"]
+    two = ddp_suite.records("fun", processes=2)[0]["estimates"]
     assert set(one) == set(two) >= {"exact", "batch", "official"}
     for name in one:
         assert {int(u): s for u, s in two[name].items()} == pytest.approx(

@@ -89,7 +89,7 @@ def test_no_import_circles_in_the_package():
 
 
 def test_config_imports_nothing_above_it():
-    allowed = {"unfreeze_core", "unfreeze_core.errors", "unfreeze_core.options"}
+    allowed = {"unfreeze_core", "unfreeze_core.errors", "unfreeze_core.options", "unfreeze_core.limits"}  # limits: errors only
     assert graph()["unfreeze_core.config"] <= allowed
 
 

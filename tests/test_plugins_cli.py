@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +176,61 @@ def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
     assert again.returncode == 1 and again.stderr.strip().startswith("Error: ") and "exists" in again.stderr
     bad = unfreeze("plugins", "new", "selector", "My Selector", "--dir", str(tmp_path))
     assert bad.returncode == 1 and "lowercase letters" in bad.stderr
+
+
+@pytest.mark.parametrize("name, text", [
+    ("a-", "not ending with '-'"), ("a--b", "single '-'"), ("1a", "starting with a letter"),
+    ("a_b", "lowercase letters and digits"), ("x" * 300, "plugin name of 300 characters: at most 40"),
+])
+def test_new_refuses_a_name_pip_or_python_would_refuse(tmp_path, name, text):
+    """`a-` used to be written as a package pip then refused; a 300-letter name was "unexpected OSError"."""
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    result = CliRunner().invoke(cli, ["plugins", "new", "selector", name, "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and text in result.output and len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where, text", [("below a file", "is not a folder"), ("/proc", "cannot write in /proc"),
+                                         ("read-only", "cannot write in")])
+def test_new_checks_its_folder_before_writing(tmp_path, where, text):
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    if where == "below a file":
+        (tmp_path / "file").write_text("x")
+        directory = tmp_path / "file" / "sub"
+    elif where == "/proc":
+        directory = Path("/proc/plugins")
+    else:
+        directory = tmp_path / "ro"
+        directory.mkdir()
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(directory), str(directory)],
+                          capture_output=True).returncode != 0:
+            directory.chmod(0o500)
+            if os.access(directory, os.W_OK):
+                pytest.skip("cannot make a read-only folder here (root without mount)")
+    try:
+        result = CliRunner().invoke(cli, ["plugins", "new", "selector", "mine", "--dir", str(directory)])
+    finally:
+        if where == "read-only":
+            subprocess.run(["umount", str(directory)], capture_output=True)
+    assert result.exit_code == 1 and text in result.output and "unexpected" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_printed_test_command_works_as_printed(tmp_path):
+    """`plugins new` prints `python -m pytest unfreeze-NAME/tests`; run as printed, from --dir's parent with a
+    relative --dir, on the untouched template (it used to fail with ModuleNotFoundError)."""
+    made = subprocess.run([sys.executable, "-m", "unfreeze_cli", "plugins", "new", "selector", "mine", "--dir", "."],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert made.returncode == 0, made.stderr
+    command = next(line for line in made.stdout.splitlines() if "test it:" in line).split("test it:")[1].strip()
+    assert command == "python -m pytest unfreeze-mine/tests"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(command.split() + ["-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-1000:]

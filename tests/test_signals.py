@@ -160,3 +160,48 @@ def test_a_stop_raised_inside_a_finalizer_is_not_printed(capsys):
     finally:
         sys.unraisablehook = saved
     assert seen == ["ValueError"]
+
+
+SLOW_TEARDOWN = """
+import os, time
+
+
+class _Slow:
+    def __del__(self):  # runs while Python tears its modules down, after it restored the default signal handlers
+        open(os.environ["UNFREEZE_TEST_MARKER"], "w").close()
+        time.sleep(5)
+
+
+_slow = _Slow()
+"""
+
+
+def test_a_signal_in_the_last_second_of_the_process_is_still_143_and_one_line(nli_dir, tmp_path):
+    """A SIGTERM while the process ends (after results.json, the tables, the lock): exit 143 and one line, or 0
+    when it had already ended. Python's own shutdown restores the default handlers before it tears the modules
+    down (torch's take 0.1-0.7 s), so a SIGTERM then killed the process (exit -15, no line: 7 of 8 tries in the
+    catalogue). Here a module whose teardown is slow marks that phase, and the signal is sent inside it; the CLI
+    now ends its process itself with its handlers in place (``signals.exit_process``), so the phase never comes.
+    Seen failing (-15) with ``Group.__call__`` removed."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_TEARDOWN)
+    marker = tmp_path / "tearing-down"
+    env = {**os.environ, "COLUMNS": "200", "UNFREEZE_TEST_MARKER": str(marker),
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "unfreeze_cli", "run", *map(str, RUN[:-2]), "--checkpoint-every",
+                             "0", "--steps", "4", "--data-dir", str(nli_dir), "--output-dir", str(tmp_path / "runs")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 240
+    while proc.poll() is None and not marker.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    if marker.exists():
+        proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 143), f"exit {proc.returncode}, stderr {stderr!r}"
+    lines = stderr.strip().splitlines()
+    if proc.returncode == 143:
+        assert len(lines) == 1 and FINISHED.match(lines[0]), stderr
+    else:
+        assert not lines, stderr
+    assert list((tmp_path / "runs").glob("*/seed1/results.json"))

@@ -49,6 +49,25 @@ def test_every_study_grid_resolves_with_the_findings_cells(tmp_path):
 
 
 V3_GRIDS = sorted((STUDIES / "grids" / "v3").glob("*.yaml"))
+V3_ONLY = {"full_ft.yaml", "full_ft_adapters.yaml", "full_ft_schedules.yaml"}
+"""v3 studies without a v2 grid (issue 32: full fine-tuning against the adapters)."""
+
+
+def test_the_full_fine_tuning_study_compares_with_nli_yamls_own_adapter_cells(tmp_path):
+    """full_ft_adapters.yaml is v3 nli.yaml's standard, GU and LPFT cells with seeds 1-4, setting for setting;
+    full_ft.yaml and full_ft_schedules.yaml differ from them only in the backend, the lr and the selector."""
+    v3 = STUDIES / "grids" / "v3"
+    nli = {c.id: c.settings for c in grids.cells(grids.load_grid(v3 / "nli.yaml"), tmp_path)}
+    adapters = {c.id: c.settings for c in grids.cells(grids.load_grid(v3 / "full_ft_adapters.yaml"), tmp_path)}
+    assert sorted(adapters) == sorted(f"selector={s}/seed{n}" for s in ("standard", "topdown", "lpft")
+                                      for n in (1, 2, 3, 4))
+    same = lambda a, b: {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= {"output_dir"}  # noqa: E731
+    assert all(same(adapters[cell], nli[cell]) for cell in adapters)
+    for name in ("full_ft.yaml", "full_ft_schedules.yaml"):
+        for cell in grids.cells(grids.load_grid(v3 / name), tmp_path):
+            madx = nli[f"selector={cell.settings['selector']}/seed{cell.point['seed']}"]
+            changed = {k for k in cell.settings.keys() | madx.keys() if cell.settings.get(k) != madx.get(k)}
+            assert changed <= {"adapter", "lr", "output_dir"} and cell.settings["adapter"] == "full", (name, changed)
 
 
 def test_the_v3_grids_are_v2s_cells_with_their_own_seeds(tmp_path):
@@ -56,6 +75,8 @@ def test_the_v3_grids_are_v2s_cells_with_their_own_seeds(tmp_path):
     every cell is v2's, so a v3 verdict differs from v2's only by the world."""
     assert "nli.yaml" in [p.name for p in V3_GRIDS]
     for path in V3_GRIDS:
+        if path.name in V3_ONLY:
+            continue
         v3 = {c.id: c.settings for c in grids.cells(grids.load_grid(path), tmp_path)}
         v2 = {c.id: c.settings for c in grids.cells(grids.load_grid(STUDIES / "grids" / path.name), tmp_path)}
         assert {c.rpartition("/")[0] for c in v3} == {c.rpartition("/")[0] for c in v2}, path.name
@@ -87,6 +108,38 @@ def test_the_summary_reads_the_sweeps_run_folders(tmp_path, summary_module):
     assert (tmp_path / "out" / "summary.md").read_text().startswith("### nli (2 seeds)")
     more = summary_module.summarise([grid], runs, tmp_path / "more", seeds=[1, 2, 3])
     assert more["cells"] == {"nli": "4/6"}, "a cell that did not run is counted, not guessed"
+
+
+def test_the_real_weights_grid_is_english_only_minilm_with_8_seeds(tmp_path):
+    cells = grids.cells(grids.load_grid(STUDIES / "grids" / "real" / "nli.yaml"), tmp_path)
+    assert len(cells) == 48 and sorted({c.point["seed"] for c in cells}) == list(range(1, 9))
+    assert all(c.settings["model"] == "minilm" and c.settings["options"]["task"]["languages"] == ["en"]
+               for c in cells)
+    tracked = {c.point["selector"] for c in cells if c.settings.get("fisher_every")}
+    assert tracked == {"standard", "topdown"}
+
+
+def test_the_summary_of_an_english_only_study(tmp_path, summary_module):
+    """Runs without target languages (the real-weights grid): verdicts on English, FUN's tau against the
+    top-down order of the model's own units, tr(F) curves from the study's own tracked cells."""
+    grid = world_grid(tmp_path, name="nli", selectors=("standard", "topdown", "fisher"), seeds=(1, 2), steps=8,
+                      options={"task": {"eval_limit": 8, "train_limit": 64, "languages": ["en"]}},
+                      axes={"selector": {"standard": {"fisher_every": 4, "fisher_batches": 1},
+                                         "topdown": {"k": 1, "fisher_every": 4, "fisher_batches": 1},
+                                         "fisher": {"k": 1, "fisher_batches": 1}}})
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["sweep", str(grid), "--output-dir", str(runs)])
+    assert result.exit_code == 0, result.output
+    summary = summary_module.summarise([grid], runs, tmp_path / "out")
+    table = summary["transfer"]["nli"]
+    assert table["topdown"]["verdict_on"] == "en" and "lo" in table["topdown"]["d_en"] and "d_avg" not in table["topdown"]
+    fun = summary["fun"]["nli"]
+    assert set(fun["per_seed"]) == {1, 2} and len(fun["tau_ci"]) == 2
+    assert all(e["tau"] == summary_module.kendall_tau(e["order"], summary_module.top_down(len(e["order"])))
+               for e in fun["per_seed"].values())
+    assert set(summary["fisher_curves"]["early_ratio"]) == {1, 2}
+    text = (tmp_path / "out" / "summary.md").read_text()
+    assert text.startswith("### nli (2 seeds, English only)") and "(c) FUN's order" in text and "(d) tr(F)" in text
 
 
 def test_the_summary_without_its_runs_folder_is_one_line(tmp_path, summary_module, capsys):

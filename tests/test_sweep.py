@@ -274,7 +274,7 @@ def test_a_dry_run_checks_the_launchers_name_and_options(tmp_path):
     unknown = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--launcher", "nowhere"])
     assert unknown.exit_code == 2 and "unknown launcher 'nowhere'" in unknown.output
     bad = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--parallel", "0"])
-    assert bad.exit_code == 1 and "parallel must be a positive number" in bad.output
+    assert bad.exit_code == 1 and "parallel must be a number of processes in 1..4096, got 0" in bad.output
     assert not (tmp_path / "runs").exists()
 
 
@@ -395,3 +395,118 @@ def test_a_killed_parallel_driver_leaves_no_cell_running_and_an_interrupted_one_
     assert [c["state"] for c in record["cells"]] == ["interrupted", "interrupted"]
     assert all(c["end"] >= c["start"] and c["job"] for c in record["cells"])
     assert not cell_pids() and all((r / "checkpoint.safetensors").is_file() for r in runs)
+
+
+# -- a sweep never waits without bound ------------------------------------------------------------------------
+
+def held_cell(tmp_path, record=None):
+    """A one-cell grid whose cell folder is locked: by a live unfreeze process (``record`` None) or by the
+    lock record given (written as another process would have left it)."""
+    import subprocess
+
+    from unfreeze_core.rundir import LOCK
+
+    path = world_grid(tmp_path, selectors=("standard",), seeds=(1,), steps=2)
+    run_dir = tmp_path / "runs" / "g" / "selector=standard" / "seed1"
+    run_dir.mkdir(parents=True)
+    if record is not None:
+        (run_dir / LOCK).write_text(json.dumps(record))
+        return path, run_dir, None
+    code = ("import time\nfrom unfreeze_core.rundir import RunDir\n"
+            f"lock = RunDir({str(run_dir)!r}).lock().acquire()\nprint('held', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return path, run_dir, proc
+
+
+def test_wait_says_what_it_waits_for_and_gives_up_after_its_bound(tmp_path, monkeypatch):
+    """A cell held by a live process that never ends: the driver says what it waits for (every minute; here
+    every 0.2 s) and gives up after its bound (a day; here 1 s) with the cell failed and one line."""
+    monkeypatch.setenv("UNFREEZE_WAIT_S", "1")
+    monkeypatch.setenv("UNFREEZE_WAIT_REPORT_S", "0.2")
+    path, run_dir, holder = held_cell(tmp_path)
+    try:
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1, result.output
+    assert "waiting for 1 cell(s) of an earlier driver" in result.output and f"pid {holder.pid}" in result.output
+    last = result.stderr.strip().splitlines()
+    assert len(last) == 1 and "still held by a process (pid" in last[0] and "(the bound is 1 s, UNFREEZE_WAIT_S)" \
+        in last[0], result.stderr
+    cell = json.loads((tmp_path / "runs" / "g" / "sweep.json").read_text())["cells"][0]
+    assert cell["state"] == "failed" and "still held" in cell["error"]
+
+
+def test_a_cell_locked_on_another_host_that_stopped_renewing_is_not_waited_for(tmp_path, monkeypatch):
+    """A cell killed hard on a compute node leaves its lock, which is no longer renewed: after STALE_AFTER
+    heartbeats the driver stops waiting (it used to wait forever) and a rerun resumes it."""
+    import time
+
+    from unfreeze_core import rundir
+
+    path, run_dir, _ = held_cell(tmp_path, {"pid": 77, "host": "node-elsewhere", "since": time.time(),
+                                            "heartbeat_s": 0.05})
+    start = time.monotonic()
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    assert time.monotonic() - start < 30
+    assert result.exit_code == 1 and "ended without results; rerun the sweep to resume it" in result.stderr, \
+        result.output
+    assert rundir.holder(run_dir) is None  # stale: the rerun takes it over
+
+
+def test_a_live_pid_that_is_not_unfreeze_does_not_hold_a_cell(tmp_path):
+    """A cell whose lock names a live process of this host that is not unfreeze (`sleep`): not waited for,
+    taken over and run."""
+    import socket
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        path, run_dir, _ = held_cell(tmp_path, {"pid": sleeper.pid, "host": socket.gethostname(), "since": 0})
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "results.json").is_file()
+
+
+def test_a_lock_that_is_a_fifo_fails_its_cell_in_one_line(tmp_path):
+    """Reading a FIFO lock used to block the driver forever."""
+    from unfreeze_core.rundir import LOCK
+
+    path, run_dir, _ = held_cell(tmp_path, {})
+    (run_dir / LOCK).unlink()
+    os.mkfifo(run_dir / LOCK)
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and f"{run_dir / LOCK} is a FIFO" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_dry_run_shows_the_launcher_that_would_run(tmp_path):
+    path = world_grid(tmp_path, seeds=(1,))
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--dry-run", "--parallel", "2"])
+    assert result.exit_code == 0 and "launcher local {'parallel': 2}" in result.output, result.output
+
+
+def test_sigint_while_waiting_counts_no_checkpoint_that_does_not_exist(tmp_path):
+    """Stopped while it waits for a cell another process holds: the line says the cell was left to that process
+    (it used to say "1 running cell(s) stopped with their checkpoints", a checkpoint that never existed)."""
+    import signal
+    import threading
+
+    path, run_dir, holder = held_cell(tmp_path)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        result = CliRunner().invoke(cli, ["sweep", str(path), "--output-dir", str(tmp_path / "runs")])
+    finally:
+        timer.cancel()
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 130, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "0 running cell(s) stopped, 0 with a checkpoint to resume from, 1 of an earlier " \
+        "driver no longer waited for" in lines[0], result.stderr

@@ -97,11 +97,16 @@ def test_a_tracker_that_cannot_start_is_one_line(tmp_path):
         def log(self, values, step=None, **kwargs):
             pass
 
+        def finish(self):  # as accelerate's WandBTracker after a refused start: its run was never made
+            self.run.finish()
+
     accelerator = Accelerator(cpu=True, log_with=[Offline()])
     config = RunConfig(report_to=["wandb"])
     with pytest.raises(UnfreezeError) as caught:
         Trackers(accelerator, config, 1, tmp_path / "g" / "seed1")
-    assert str(caught.value) == "--report-to wandb: cannot start the tracker: Failed to resolve 'api.example.org'"
+    # the tracker's own refusal, not "unexpected AttributeError: ... has no attribute 'run'" from its clean-up
+    assert str(caught.value) == ("--report-to wandb: cannot start the tracker: ConnectionError: Failed to resolve "
+                                 "'api.example.org'")
     assert accelerator.trackers == []
 
 

@@ -2,9 +2,6 @@
 run directories hold what they promise, same seed gives the same numbers, DDP ranks stay identical."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -175,22 +172,12 @@ def test_lpft_trains_the_head_before_step_k_and_the_units_from_k(adapter, nli_di
     assert not torch.equal(snaps[4]["head"], snaps[3]["head"])
 
 
-def torchrun(worker_args, out):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           str(Path(__file__).with_name("ddp_worker.py")), *worker_args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
-
-
-def test_two_processes_hold_identical_weights_after_several_unfreezes(nli_dir, tmp_path):
-    out = tmp_path / "ddp"
-    rank0, rank1 = torchrun([str(nli_dir), str(out)], out)
+def test_two_processes_hold_identical_weights_after_several_unfreezes(ddp_suite):
+    rank0, rank1 = ddp_suite.records("random")  # tests/ddp_suite.py, on 2 processes
     assert len(rank0["events"]) == 4 and rank0["events"] == rank1["events"]  # one decision, broadcast
     assert rank0["weights"] == rank1["weights"]
     # the control: without re-wrapping DDP after an unfreeze, the ranks drift apart
-    out2 = tmp_path / "ddp-no-rewrap"
-    rank0, rank1 = torchrun([str(nli_dir), str(out2), "--no-rewrap"], out2)
+    rank0, rank1 = ddp_suite.records("random-no-rewrap")
     assert max(abs(rank0["weights"][k] - rank1["weights"][k]) for k in rank0["weights"]) > 1e-4
 
 

@@ -135,8 +135,10 @@ class AdapterBackend(Plugin):
         return getattr(model_config, "num_hidden_layers", None)
 
     trains_base_weights: bool = False
-    """True when units hold weights of the base model on purpose (BitFit, partial fine-tuning); otherwise the
-    engine refuses a unit holding a parameter the model had before ``setup`` (``backend_checks``)."""
+    """True when units hold weights of the base model on purpose (full fine-tuning, BitFit, partial fine-tuning);
+    otherwise the engine refuses a unit holding a parameter the model had before ``setup`` (``backend_checks``).
+    Such units hold weights of the body (``model.base_model``), never the task head's; the checkpoint holds
+    every unit's parameters, so a resume restores the trained base weights; ``save`` writes them."""
 
     def shared_parameters(self, model) -> list[str]:
         """Names of trainable parameters in no unit that train from step 0 with the head (e.g. a matrix shared

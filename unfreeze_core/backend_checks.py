@@ -4,7 +4,8 @@ The engine assumes (docs/plugins.md, "What the engine checks"): there are ``num_
 numbered 0..L-1; no parameter is in two units; every parameter that trains is in a unit or the task head
 (or is one the backend declares in ``shared_parameters``, trained from step 0 with the head); and a unit
 holds adapter weights, not frozen weights of the base model (unless the backend sets
-``trains_base_weights``). A backend that breaks one of them is refused with one line naming the unit or
+``trains_base_weights``: then a unit may hold weights of the model's body, never of the task head, which
+trains from step 0). A backend that breaks one of them is refused with one line naming the unit or
 the parameter: ``ValueError``, which the run turns into a line naming the backend's plugin.
 """
 
@@ -48,6 +49,7 @@ def check_units(backend, model, units: dict, *, base_ids: set[int] | None = None
     _check_numbering(backend, model, units, expected)
     owner: dict[int, int] = {}
     trains_base = bool(getattr(backend, "trains_base_weights", False))
+    head = head_parameter_ids(model) if trains_base else set()
     for unit, params in units.items():
         if not params:
             raise ValueError(f"unit {unit} holds no parameters")
@@ -63,6 +65,9 @@ def check_units(backend, model, units: dict, *, base_ids: set[int] | None = None
             if not trains_base and base_ids is not None and id(p) in base_ids:
                 raise ValueError(f"unit {unit} holds {label}, a weight of the base model, not an adapter's "
                                  "(set trains_base_weights = True on a backend that means to train it)")
+            if id(p) in head:
+                raise ValueError(f"unit {unit} holds {label}, a weight of the task head: the head trains from "
+                                 "step 0 and is in no unit (trains_base_weights lets units hold the body's weights)")
             if require_grad and not p.requires_grad:
                 raise ValueError(f"unit {unit} holds {label}, a frozen weight outside the adapters "
                                  "(a unit holds the parameters its backend trains)")

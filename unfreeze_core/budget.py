@@ -25,7 +25,13 @@ def run_steps(config, batches_per_epoch: int | None) -> int | None:
     if config.epochs is not None:
         if batches_per_epoch is None:
             return None
-        return max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
+        from .limits import MAX_COUNT
+
+        steps = max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
+        if steps > MAX_COUNT:
+            raise UnfreezeError(f"--epochs {config.epochs:g} is {steps} optimizer steps of {batches_per_epoch} batches "
+                                f"each, above the largest budget unfreeze can honour ({MAX_COUNT})")
+        return steps
     return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
 
 

@@ -109,4 +109,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from unfreeze_core import signals as _signals
+
+    _signals.exit_process(main())

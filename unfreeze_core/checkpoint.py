@@ -240,12 +240,19 @@ class Checkpoints:
             self.save(done, window)
 
     def save(self, done: int, window: list[float]) -> None:
+        """The main process writes; under several processes every rank calls it (at the same step), so each
+        rank's random state is gathered into the checkpoint and a resume restores every rank's own."""
         t = self.trainer
+        extra = {}
+        if t.accelerator.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            extra["rank_rngs"] = gather_object([rng_state()])[1:]
         if not t.accelerator.is_main_process:
             return
         save(t.run_dir, config={**t.config.as_dict(), "seeds": [t.seed]}, step=done,
              weights=params_state(t.inner_model, t.trainable_params), optimizer=t.optimizer.state_dict(),
-             scheduler=t.scheduler.state_dict(), schedule=t.unfreezer.state_dict(), window=window)
+             scheduler=t.scheduler.state_dict(), schedule=t.unfreezer.state_dict(), window=window, **extra)
 
     def kept_step(self) -> int | None:
         """The step of the checkpoint on disk, or None."""
@@ -277,6 +284,9 @@ class Checkpoints:
             t.optimizer.load_state_dict(state["optimizer"])
             t.scheduler.load_state_dict(state["scheduler"])
             restore_rng(state["rng"])
+            rank, others = t.accelerator.process_index, state.get("rank_rngs")
+            if rank and isinstance(others, list) and len(others) == t.accelerator.num_processes - 1:
+                restore_rng(others[rank - 1])  # this rank's own stream (dropout), as in an unbroken run
             return int(state["step"]), list(state["window"])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
             raise UnfreezeError(f"the checkpoint in {t.run_dir} does not fit this run ({first_line(exc)})") from None

@@ -148,10 +148,25 @@ class RunConfig:
             bad("--weight-decay and max_grad_norm must be >= 0")
         if self.eval_batch_size <= 0:
             bad(f"eval_batch_size must be positive, got {self.eval_batch_size}")
+        self._check_bounds()
         unknown = set(self.options) - set(PLUGIN_KINDS)
         if unknown:
             bad(f"unknown options block {sorted(unknown)[0]!r} (known: {', '.join(PLUGIN_KINDS)})")
         return self
+
+    def _check_bounds(self) -> None:
+        """Every number at most what the code downstream can honour (``limits``), one line naming value and bound."""
+        from .limits import MAX_COUNT, MAX_EPOCHS, MAX_THREADS, at_most
+
+        for name in ("k", "steps", "batch_size", "grad_accum", "fisher_every", "fisher_batches", "log_every",
+                     "eval_every", "checkpoint_every", "eval_batch_size"):
+            value = getattr(self, name)
+            if value is not None:
+                at_most(f"--{name.replace('_', '-')}", value, MAX_COUNT)
+        if self.threads is not None:
+            at_most("--threads", self.threads, MAX_THREADS)
+        if self.epochs is not None:
+            at_most("--epochs", self.epochs, MAX_EPOCHS)
 
     def as_dict(self) -> dict:
         """Every setting as plain dicts and lists (``given`` is not a setting)."""
@@ -268,7 +283,7 @@ def config_from_values(values: dict, source=None) -> RunConfig:
                             f"({', '.join(PLUGIN_KINDS)}), got {blocks!r}")
     given = frozenset(values)
     values.pop("given", None)
-    config = parse_options(RunConfig, values, "config")
+    config = parse_options(RunConfig, values, "config", bounded=False)
     options = {kind: {} for kind in PLUGIN_KINDS}
     for kind, block in blocks.items():
         if not isinstance(block, dict):

@@ -65,7 +65,7 @@ def finish(trainer) -> dict | None:
     from . import signals
     from .identity import run_identity
     from .results import summarise
-    from .rundir import RESULTS, SCHEDULE, RunDir
+    from .rundir import RESULTS, SCHEDULE, RunDir, write_failed, write_reason
 
     acc, parts, folder = trainer.accelerator, trainer.parts, RunDir(trainer.run_dir)
     acc.wait_for_everyone()
@@ -73,8 +73,13 @@ def finish(trainer) -> dict | None:
     model = trainer.inner_model
     if acc.is_main_process:
         folder.write_json(SCHEDULE, trainer.schedule.events)
-        folder.adapter.mkdir(exist_ok=True)  # the contract: save gets a folder that exists
-        parts.backend.save(model, folder.adapter)
+        try:
+            folder.adapter.mkdir(exist_ok=True)  # the contract: save gets a folder that exists
+            parts.backend.save(model, folder.adapter)
+        except Exception as exc:  # a full or read-only disk (OSError, or the library's own I/O error)
+            if write_reason(exc) is None:
+                raise
+            raise write_failed(folder.adapter, exc) from None
     scores = zero_shot(model, parts.backend, parts.task, trainer.prepared.tokenizer, trainer.prepared.languages,
                        batch_size=trainer.config.eval_batch_size, device=acc.device, accelerator=acc,
                        on_language=lambda lang, s: trainer.hook.on_evaluate(lang=lang, scores=s))

@@ -40,6 +40,12 @@ class Resources:
     def __post_init__(self):
         if self.cpus <= 0 or self.gpus < 0 or self.processes <= 0:
             raise ValueError("cpus and processes must be positive, gpus >= 0")
+        from .limits import MAX_PROCESSES
+
+        for name in ("cpus", "gpus", "processes"):
+            if getattr(self, name) > MAX_PROCESSES:
+                raise ValueError(f"{name} is {getattr(self, name)}, above the largest value unfreeze can honour "
+                                 f"({MAX_PROCESSES})")
 
 
 @dataclass

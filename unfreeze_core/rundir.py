@@ -10,7 +10,8 @@ A seed's run folder::
     schedule.json            the unfreezing events
     task_adapter/            the trained adapter (the backend's own format)
     results.json             scores per language: the run finished
-    .unfreeze.lock           held while a process writes the folder: {"pid", "host", "since"}
+    .unfreeze.lock           held while a process writes the folder: {"pid", "host", "since", "started",
+                             "heartbeat_s"}, renewed (its mtime) every heartbeat_s seconds
 
 A sweep folder holds ``sweep.json``, ``logs/`` and the ``table.*`` files beside its cells' run folders
 (``sweep.json``'s lock is the sweep folder's own ``.unfreeze.lock``). The Trainer callback writes
@@ -19,9 +20,11 @@ its resumable state lives in each ``checkpoint-N``'s ``trainer_state.json`` (the
 
 The lock: a process that writes a folder (a run, a resumed run, a sweep cell, a sweep driver) holds
 ``.unfreeze.lock``, created with ``O_EXCL``. A second writer is refused with one line naming the holder.
-A lock whose holder is gone (same host, no such process, or that pid now belongs to a process started
-later) is taken over; a holder on another host cannot be checked and is refused (delete the file once
-that process is known to be gone).
+A lock whose holder is gone (same host: no such process, that pid now belongs to a process started later,
+or to a process that is not unfreeze; another host: the lock was not renewed for ``STALE_AFTER``
+heartbeats) is taken over. The lock is read without blocking and every field range-checked: a lock that is
+not a regular file (a FIFO, a link, a folder) is one line naming it; an unreadable one counts as held and
+says to delete it if nothing writes the folder.
 """
 
 from __future__ import annotations
@@ -68,16 +71,42 @@ def results_files(root: str | Path) -> list[Path]:
     return sorted(Path(root).rglob(RESULTS))
 
 
+def write_reason(exc: BaseException) -> str | None:
+    """Why a write failed, in the machine's words (``No space left on device``), when ``exc`` is a failed write:
+    an OSError, or a library's own error that carries the OS's (safetensors: ``I/O error: ...``); else None."""
+    import re
+
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    found = re.search(r"I/O error: (.+?)(?: \(os error \d+\))?$", text)
+    return found.group(1) if found else None
+
+
+class WriteError(UnfreezeError):
+    """A file the machine refused to write (a full or read-only disk, a quota, a file-size limit)."""
+
+
+def write_failed(path, exc: BaseException) -> WriteError:
+    return WriteError(f"could not write {path}: {write_reason(exc) or exc}")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """``text`` into ``path`` through a temporary file renamed over it: never half-written."""
+    """``text`` into ``path`` through a temporary file renamed over it: never half-written. A write the machine
+    refuses is one line (``could not write PATH: No space left on device``); ``path`` is left as it was."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(path, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            if tmp.exists() or tmp.is_symlink():
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 class RunDir:
@@ -165,6 +194,26 @@ class RunDir:
 
 # -- the lock -------------------------------------------------------------------------------------------------
 
+HEARTBEAT_ENV = "UNFREEZE_LOCK_HEARTBEAT_S"
+"""Seconds between two renewals of a held lock (default ``HEARTBEAT_S``; small in tests)."""
+HEARTBEAT_S = 30.0
+STALE_AFTER = 10
+"""A lock of another host is stale once it has not been renewed for this many of its heartbeats."""
+MAX_LOCK_BYTES = 4096
+"""A lock file is one short JSON line; a longer one is not ours."""
+UNREADABLE = "unreadable"
+
+
+def heartbeat_s() -> float:
+    from .limits import MAX_SECONDS
+
+    try:
+        value = float(os.environ.get(HEARTBEAT_ENV, HEARTBEAT_S))
+    except ValueError:
+        return HEARTBEAT_S
+    return value if 0 < value <= MAX_SECONDS else HEARTBEAT_S
+
+
 def _boot_ticks(pid: int) -> int | None:
     """When ``pid`` started (clock ticks since boot, Linux), to tell a reused pid from its first owner."""
     try:
@@ -177,12 +226,18 @@ def _boot_ticks(pid: int) -> int | None:
 def process_alive(pid: int, started: int | None = None) -> bool:
     """Whether process ``pid`` of this host runs (a zombie does not); ``started``: its start time as the lock
     recorded it, so a pid reused by a later process does not count."""
+    from .limits import MAX_PID
+
+    if not 0 < pid <= MAX_PID:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: alive
         return True
+    except OSError:
+        return False
     try:
         if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return False
@@ -192,9 +247,33 @@ def process_alive(pid: int, started: int | None = None) -> bool:
     return started is None or now is None or now == started
 
 
+def _looks_like_unfreeze(pid: int) -> bool | None:
+    """Whether ``pid``'s command line is a Python (or torchrun) process that can run unfreeze; None: unknown."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if not argv or not argv[0]:
+        return None  # a kernel thread, or hidden
+    words = [os.path.basename(a.decode(errors="replace")) for a in argv[:3]]
+    return any(w.startswith(("python", "pypy", "unfreeze", "torchrun")) for w in words)
+
+
+def is_writer(record: dict) -> bool:
+    """Whether the process a lock of this host names is a live unfreeze writer: alive, started when the lock
+    says (a pid reused by a later process is not), or, where the lock has no start time, a Python process."""
+    pid, started = record["pid"], record.get("started")
+    if not process_alive(pid, started):
+        return False
+    if started is None or _boot_ticks(pid) is None:
+        return _looks_like_unfreeze(pid) is not False
+    return True
+
+
 def holder(folder: str | Path) -> dict | None:
-    """The lock's record ({pid, host, since}) if someone holds ``folder`` now, else None (no lock, or a lock
-    whose holder on this host is gone)."""
+    """The lock's record ({pid, host, since ...}) if someone holds ``folder`` now, else None (no lock, or a lock
+    whose holder is gone: on this host no such unfreeze process, elsewhere not renewed for a while). A lock that
+    is not a regular file raises ``LockedError`` (one line naming it); an unreadable one counts as held."""
     record = _read(Path(folder) / LOCK)
     if record is None or _stale(record):
         return None
@@ -202,21 +281,87 @@ def holder(folder: str | Path) -> dict | None:
 
 
 def _read(path: Path) -> dict | None:
+    """The lock's record, checked field by field and never blocking (a FIFO is not opened for reading in a
+    way that waits); None when there is no lock; ``{"unreadable": why}`` for one whose content is not ours."""
+    import errno
+    import stat
+
     try:
-        record = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return {"pid": None, "host": None}  # unreadable: treated as held (someone is writing it right now)
-    return record if isinstance(record, dict) else {"pid": None, "host": None}
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise LockedError(f"{path.parent}: its lock file {path} is a symbolic link (to {os.readlink(path)}), "
+                              f"not a lock unfreeze writes; delete it if no process writes this folder") from None
+        return {UNREADABLE: exc.strerror or str(exc)}
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device" if
+                    stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+            raise LockedError(f"{path.parent}: its lock file {path} is {kind}, not a lock unfreeze writes; "
+                              f"delete it if no process writes this folder")
+        data = os.read(fd, MAX_LOCK_BYTES + 1)
+    except OSError as exc:
+        return {UNREADABLE: exc.strerror or str(exc)}
+    finally:
+        os.close(fd)
+    if len(data) > MAX_LOCK_BYTES:
+        return {UNREADABLE: f"it holds more than {MAX_LOCK_BYTES} bytes"}
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {UNREADABLE: "it is not a JSON record (torn, or being written right now)"}
+    why = _check_record(record)
+    if why:
+        return {UNREADABLE: why}
+    return {**record, "mtime": info.st_mtime}
+
+
+def _check_record(record) -> str | None:
+    """Why a lock record is not one unfreeze writes (every field in range), or None."""
+    import math
+
+    from .limits import MAX_PID, MAX_SECONDS, MAX_TICKS, MAX_TIME
+
+    def integer(value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def number(value):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+    if not isinstance(record, dict):
+        return "it is not a JSON object"
+    pid, host = record.get("pid"), record.get("host")
+    if "pid" not in record:
+        return "it names no process"
+    if not integer(pid) or not 0 < pid <= MAX_PID:
+        return f"pid {pid!r} is not a process id (1..{MAX_PID})"
+    if not isinstance(host, str) or not 0 < len(host) <= 255:
+        return f"host {host!r} is not a host name"
+    since = record.get("since")
+    if since is not None and (not number(since) or not 0 <= since <= MAX_TIME):
+        return f"since {since!r} is not a time"
+    started = record.get("started")
+    if started is not None and (not integer(started) or not 0 <= started <= MAX_TICKS):
+        return f"started {started!r} is not a process start time"
+    beat = record.get("heartbeat_s")
+    if beat is not None and (not number(beat) or not 0 < beat <= MAX_SECONDS):
+        return f"heartbeat_s {beat!r} is not a number of seconds"
+    return None
 
 
 def _stale(record: dict) -> bool:
-    pid, host = record.get("pid"), record.get("host")
-    if host != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+    """A readable lock whose holder is gone: on this host, not a live unfreeze process; on another host, not
+    renewed for ``STALE_AFTER`` heartbeats (a lock without heartbeat, of an earlier version, never is)."""
+    if UNREADABLE in record:
         return False
-    started = record.get("started")
-    return not process_alive(pid, started if isinstance(started, int) else None)
+    if record["host"] == socket.gethostname():
+        return not is_writer(record)
+    beat = record.get("heartbeat_s")
+    return beat is not None and time.time() - record["mtime"] > STALE_AFTER * beat
 
 
 def describe(record: dict) -> str:
@@ -226,10 +371,35 @@ def describe(record: dict) -> str:
     return f"pid {record.get('pid')} on {record.get('host')}{when}"
 
 
+class _Heartbeat:
+    """Renews a held lock (its modification time) every ``interval`` seconds, so that a holder on another host
+    that stops renewing it (killed, its node lost) leaves a lock others see as stale."""
+
+    def __init__(self, path: Path, interval: float):
+        import threading
+
+        self.path, self.interval = path, interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="unfreeze-lock-heartbeat", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopped.wait(self.interval):
+            try:
+                os.utime(self.path, follow_symlinks=False)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopped.set()
+
+
 class Lock:
-    """``folder/.unfreeze.lock`` held by this process (a context manager; re-entrant within the process)."""
+    """``folder/.unfreeze.lock`` held by this process (a context manager; re-entrant within the process), renewed
+    by a heartbeat while held."""
 
     _held: dict[Path, int] = {}
+    _beats: dict[Path, _Heartbeat] = {}
 
     def __init__(self, folder: str | Path, what: str = "run folder"):
         self.folder, self.what = Path(folder), what
@@ -240,8 +410,9 @@ class Lock:
         if self._held.get(key):
             self._held[key] += 1
             return self
+        beat = heartbeat_s()
         record = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
-                  "started": _boot_ticks(os.getpid())}
+                  "started": _boot_ticks(os.getpid()), "heartbeat_s": beat}
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -249,24 +420,37 @@ class Lock:
                 if self._take_over():
                     continue
                 other = _read(self.path)
-                if not other or other.get("pid") is None:  # torn or edited: no holder to name or to check
-                    raise LockedError(f"{self.folder}: its lock file {self.path} is unreadable, so it counts as held; "
-                                      f"if no process writes this folder, delete that file") from None
+                if other is None:
+                    continue  # released meanwhile
+                if UNREADABLE in other:  # torn or edited: no holder to name or to check
+                    raise LockedError(f"{self.folder}: its lock file {self.path} is unreadable ({other[UNREADABLE]}), "
+                                      f"so it counts as held; delete that file if no process writes this folder") \
+                        from None
+                elsewhere = other.get("host") != socket.gethostname()
                 raise LockedError(f"{self.folder} is being written by another process ({describe(other)}): "
                                   f"one writer at a time; wait for it to end, or stop it"
-                                  + ("" if other.get("host") == socket.gethostname() else
-                                     f" (on another host: delete {self.path} once that process is gone)")) from None
+                                  + (f" (on another host: it is taken over once not renewed for "
+                                     f"{STALE_AFTER * other['heartbeat_s']:g} s; delete {self.path} once that "
+                                     f"process is gone)" if elsewhere and other.get("heartbeat_s") else
+                                     f" (on another host: delete {self.path} once that process is gone)"
+                                     if elsewhere else "")) from None
             except OSError as exc:
                 raise UnfreezeError(f"cannot lock the {self.what} {self.folder}: {exc.strerror or exc}") from None
-            with os.fdopen(fd, "w") as out:
-                out.write(json.dumps(record) + "\n")
+            try:
+                with os.fdopen(fd, "w") as out:
+                    out.write(json.dumps(record) + "\n")
+            except OSError as exc:
+                self.path.unlink(missing_ok=True)
+                raise UnfreezeError(f"could not write {self.path}: {exc.strerror or exc}") from None
             self._held[key] = 1
+            self._beats[key] = _Heartbeat(self.path, beat)
             return self
-        raise LockedError(f"{self.folder}: could not take over its lock ({self.path}); try again")
+        raise LockedError(f"{self.folder}: its lock {self.path} changed hands three times while being taken "
+                          f"over; another process is starting here: wait for it, or stop it")
 
     def _take_over(self) -> bool:
-        """Remove a lock left by a process of this host that is gone; True if removed. Two processes taking
-        it over at once serialise on an flock of the folder, so only one removes it."""
+        """Remove a lock whose holder is gone; True if removed. Two processes taking it over at once serialise
+        on an flock of the folder, so only one removes it."""
         import fcntl
 
         fd = os.open(self.folder, os.O_RDONLY)
@@ -289,8 +473,14 @@ class Lock:
             self._held[key] = count - 1
             return
         self._held.pop(key, None)
-        record = _read(self.path)
-        if record is not None and record.get("pid") == os.getpid():
+        beat = self._beats.pop(key, None)
+        if beat:
+            beat.stop()
+        try:
+            record = _read(self.path)
+        except LockedError:
+            return  # replaced by something that is not our lock: not ours to remove
+        if record is not None and record.get("pid") == os.getpid() and record.get("host") == socket.gethostname():
             self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> "Lock":

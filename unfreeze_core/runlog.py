@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .rundir import LOG as FILE, write_text_atomic
+from .rundir import LOG as FILE, write_failed, write_text_atomic
 
 
 def line_step(line: str) -> int | None:
@@ -19,7 +19,9 @@ def line_step(line: str) -> int | None:
         step = json.loads(line).get("step")
     except (ValueError, AttributeError, RecursionError):
         return None
-    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+    from .limits import MAX_COUNT
+
+    return step if isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_COUNT else None
 
 
 def kept_lines(path: Path, keep_until: int) -> list[str]:
@@ -40,16 +42,26 @@ class RunLog:
             return
         path = Path(run_dir) / FILE
         kept = kept_lines(path, keep_until)
+        self.path = path
         with signals.critical():
             write_text_atomic(path, "".join(line + "\n" for line in kept))
-            self.file = open(path, "a")
+            try:
+                self.file = open(path, "a")
+            except OSError as exc:
+                raise write_failed(path, exc) from None
 
     def write(self, record: dict) -> None:
         if self.file:
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+            try:
+                self.file.write(json.dumps(record) + "\n")
+                self.file.flush()
+            except OSError as exc:
+                raise write_failed(self.path, exc) from None
 
     def close(self) -> None:
         if self.file:
-            self.file.close()
-            self.file = None
+            file, self.file = self.file, None
+            try:
+                file.close()
+            except OSError as exc:
+                raise write_failed(self.path, exc) from None

@@ -112,11 +112,15 @@ def resume(run_dir, console=None, threads: int | None = None) -> dict | None:
     from . import checkpoint
     from .saved_state import check
 
+    import os
+    from contextlib import nullcontext
+
     folder = RunDir(run_dir)
-    with signals.handled():
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun the main process is the one writer; the others
+    with signals.handled():                      # follow it (they read the folder, never write or lock it)
         if not folder.configured():
             raise UnfreezeError(f"{folder} is not a seed's run directory (no {folder.config.name})")
-        with folder.lock():
+        with folder.lock() if main else nullcontext():
             config, _ = build_config(folder.config, {}, [])
             state = checkpoint.load(folder.path)
             if state is None:

@@ -90,12 +90,20 @@ def check(state: dict, config: dict, run_dir: str | Path, steps: int | None = No
     check_same_config(saved, config, run_dir)
     if steps is None and config.get("epochs") is None:
         steps = config.get("steps")
-    step = c.int_in("step", state.get("step"), 1, steps)
+    from .limits import MAX_COUNT
+
+    step = c.int_in("step", state.get("step"), 1, steps or MAX_COUNT)  # --epochs: the budget is known later
     log_every = config.get("log_every") if _int(config.get("log_every")) else None
     c.numbers("the loss window", state.get("window"), max_length=log_every)
     _check_scheduler(c, state.get("scheduler"), step, state.get("optimizer"))
     _check_schedule(c, state.get("schedule"), step, config)
     _check_rng(c, state.get("rng"))
+    if "rank_rngs" in state:  # the other ranks' random states (a run of several processes)
+        ranks = state["rank_rngs"]
+        if not isinstance(ranks, (list, tuple)) or len(ranks) > 4096:
+            c.fail("the ranks' random states", "is not a list of at most 4096 states")
+        for rng in ranks:
+            _check_rng(c, rng)
     weights = c.mapping("weights", state.get("weights"))
     if not weights:
         c.fail("weights", "is empty")
@@ -138,7 +146,7 @@ def _check_scheduler(c: _Checker, scheduler, step: int, optimizer) -> None:
     c.numbers("the LR schedule's last learning rates", scheduler.get("_last_lr"), length=len(groups))
     if scheduler.get("last_epoch") != step:
         c.fail("the LR schedule's last_epoch", f"is {scheduler.get('last_epoch')!r}, not the step {step}")
-    c.int_in("the LR schedule's step count", scheduler.get("_step_count"), 0)
+    c.int_in("the LR schedule's step count", scheduler.get("_step_count"), 0, step + 1)
 
 
 def _check_schedule(c: _Checker, schedule, step: int, config: dict) -> None:

@@ -199,3 +199,32 @@ def critical():
         _state.critical -= 1
     if not _state.critical and _state.deferred and not _state.stopping:
         stop()
+
+
+def exit_process(code=0) -> None:
+    """End this process now with ``code`` (as ``sys.exit`` takes it), keeping our handlers to the very end: the
+    streams are flushed and the ``atexit`` callbacks run while a signal is still answered with 130/143 and its
+    line (``stop``: "after the command finished"), then ``os._exit``. Python's own shutdown would restore the
+    default handlers first, and a SIGTERM then would kill the process with no line (exit -15)."""
+    import atexit
+    import os
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    _state.done = True
+    try:
+        shutdown = getattr(threading, "_shutdown", None)  # wait for non-daemon threads, as Python's exit does
+        if shutdown and threading.current_thread() is threading.main_thread():
+            shutdown()
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001 - an atexit callback's failure must not change the command's outcome
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code & 0xFF if code >= 0 else 1)

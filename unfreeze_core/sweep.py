@@ -227,29 +227,37 @@ def run(result: Plan, launcher, console=None) -> Tracker:
     from . import signals
     from .launchers import Job
 
+    launcher.check()  # a launcher that cannot run here refuses before anything is written
     result.folder.mkdir(parents=True, exist_ok=True)
     with RunDir(result.folder).lock("sweep folder"), signals.handled():
         earlier = previous_jobs(result.folder)
-        jobs, waits = [], []
+        jobs, waits, broken = [], [], {}
         for cell in result.cells:
             start = result.start[cell.id]
             if start in ("skip", "conflict"):
                 continue
             job = Job(cell.id, cell.run_dir, result.grid.resources, result.folder / SWEEP_LOGS / f"{cell.id}.log",
                       resume=start == "resume", sweep_dir=result.folder, job_id=earlier.get(cell.id))
-            if launcher.active(job):  # its earlier job, or another process holding its run folder
+            try:
+                active = launcher.active(job)  # its earlier job, or another process holding its run folder
+            except UnfreezeError as exc:  # its lock is not a lock file (a FIFO, a link): one line, the cell failed
+                broken[job.id] = str(exc)
+                continue
+            if active:
                 waits.append(job)
                 continue
             job.job_id = None
             jobs.append(job)
         with Tracker(result, console) as tracker:
             try:
+                for cell_id, error in broken.items():
+                    tracker.report(cell_id, "failed", error)
                 for job in jobs:
                     if result.start[job.id] == "fresh":
                         _claim(job, result, tracker)
                 jobs = [j for j in jobs if tracker.state[j.id] == "pending"]
                 if waits:
-                    launcher.wait(waits, tracker.report)
+                    launcher.wait(waits, tracker.report, say=_say(console))
                 if jobs:
                     launcher.launch(jobs, tracker.report)
             except (signals.Stop, signals.Interrupted) as stop:
@@ -259,12 +267,19 @@ def run(result: Plan, launcher, console=None) -> Tracker:
                         tracker.report(cell_id, "interrupted",
                                        str(stop) if isinstance(stop, signals.Interrupted) else None)
                 tracker.end("interrupted")
-                raise _interrupted(tracker, code) from None
+                raise _interrupted(tracker, code, {j.id for j in waits}) from None
             for job in jobs + waits:  # a launcher that lost a job: not finished means failed
                 if tracker.state[job.id] in ("pending", "running"):
                     tracker.report(job.id, "failed", tracker.errors.get(job.id) or "the launcher did not finish it")
             tracker.end("finished" if all(s == "done" for s in tracker.state.values()) else "failed")
     return tracker
+
+
+def _say(console):
+    """Where ``Launcher.wait`` says what it waits for: above the live view, else stderr."""
+    if console is None:
+        return None
+    return lambda line: console.print(line, highlight=False, soft_wrap=True)
 
 
 def _claim(job, result: Plan, tracker: Tracker) -> None:
@@ -278,13 +293,19 @@ def _claim(job, result: Plan, tracker: Tracker) -> None:
         tracker.report(job.id, "failed", str(exc))
 
 
-def _interrupted(tracker: Tracker, code: int):
+def _interrupted(tracker: Tracker, code: int, waited: set = frozenset()):
+    """The sweep's one line: the cells it ran that stopped (with a checkpoint or not), and those of an earlier
+    driver it was waiting for (left as they are)."""
     from . import signals
 
     name = "SIGTERM" if code == 143 else "SIGINT"
-    stopped = [c for c, s in tracker.state.items() if s == "interrupted"]
+    stopped = [c for c, s in tracker.state.items() if s == "interrupted" and c not in waited]
+    left = [c for c, s in tracker.state.items() if s == "interrupted" and c in waited]
+    folders = {c.id: RunDir(c.run_dir) for c in tracker.plan.cells}
+    kept = sum(1 for c in stopped if folders[c].resumable())
     error = signals.Interrupted(
-        f"interrupted by {name}: {len(stopped)} running cell(s) stopped with their checkpoints, "
+        f"interrupted by {name}: {len(stopped)} running cell(s) stopped, {kept} with a checkpoint to resume from, "
+        + (f"{len(left)} of an earlier driver no longer waited for, " if left else "") +
         f"{tracker.counts()['done']} of {len(tracker.state)} done; run the same `unfreeze sweep` again to resume "
         f"(states in {tracker.plan.folder / SWEEP})")
     error.exit_code = code

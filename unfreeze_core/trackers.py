@@ -63,10 +63,10 @@ class Trackers:
         kwargs = {"wandb": {"name": label}, "mlflow": {"run_name": label}, "trackio": {"name": label}}
         try:
             accelerator.init_trackers(PROJECT, config=flat_config(config) | {"seed": seed}, init_kwargs=kwargs)
-        except Exception as exc:  # no network, no account, a refused login ...: one line
-            self.finish()
+        except Exception as exc:  # no network, no account, a refused login ...: the tracker's own words, one line
+            self.finish(quietly=True)  # a tracker that never started cannot finish (wandb: no attribute 'run')
             raise UnfreezeError(f"--report-to {', '.join(config.report_to)}: cannot start the tracker: "
-                                f"{first_line(exc)}") from None
+                                f"{type(exc).__name__}: {first_line(exc)}") from None
 
     def log(self, values: dict, step: int) -> None:
         self.accelerator.log(values, step=step)
@@ -103,7 +103,15 @@ class Trackers:
         if values:
             self.log(values, self.step)
 
-    def finish(self) -> None:
-        for tracker in self.accelerator.trackers:
-            tracker.finish()
-        self.accelerator.trackers.clear()
+    def finish(self, quietly: bool = False) -> None:
+        """Close every tracker; ``quietly``: after a failed start, where a tracker's own clean-up may fail too
+        (its failure must not hide why it did not start)."""
+        try:
+            for tracker in self.accelerator.trackers:
+                try:
+                    tracker.finish()
+                except Exception:
+                    if not quietly:
+                        raise
+        finally:
+            self.accelerator.trackers.clear()

@@ -18,6 +18,7 @@ from . import evaluation, signals
 from .backend_checks import set_up
 from .checkpoint import Checkpoints
 from .events import LossRecord, StepRecord, UnfreezeRecord
+from .limits import mean
 from .components import Components
 from .config import RunConfig
 from .controller import TrainBatches, Unfreezer, set_trainable  # noqa: F401  (set_trainable: public here too)
@@ -196,7 +197,7 @@ class Trainer:
                 self.scheduler.step()
                 window.append(loss)
                 if (step + 1) % config.log_every == 0 or step + 1 == self.steps:
-                    self._emit(log, LossRecord(step=step + 1, loss=sum(window) / len(window),
+                    self._emit(log, LossRecord(step=step + 1, loss=mean(window),
                                                lr=self.scheduler.get_last_lr()[0],
                                                trainable_units=list(self.schedule.trainable),
                                                elapsed_s=round(time.time() - started, 2)))

@@ -1,7 +1,7 @@
 """The paper's presets (package data: ``unfreeze_core/presets/paper/``) and the refusal to run a paper task on
 the world's defaults.
 
-The grid files of Table 1, G.4 and G.5 ship inside the package, so a pip-installed unfreeze has them: a
+The grid files of Table 1, G.4, G.5 and Table 7 ship inside the package, so a pip-installed unfreeze has them: a
 ``--config`` or grid path ``configs/paper/<folder>/<file>.yaml`` (the repository's folder, a link to the
 package data) is found in the package when it is not a file where the command runs.
 
@@ -41,11 +41,12 @@ def locate(path: str | Path) -> Path:
 
 
 def preset_for(task: str, model: str, adapter: str = "madx") -> str:
-    """The grid file of Table 1 / G.4 / G.5 for this task, model and adapter (``locate`` finds it installed)."""
+    """The grid file of Table 1 / G.4 / G.5 / Table 7 (full fine-tuning) for this task, model and adapter
+    (``locate`` finds it installed)."""
     short = MODELS.get(model, "{mbert,xlmr}")
     if short == "mdeberta":
         return f"{PREFIX}mdeberta/{task}.yaml"
-    folder = "lora" if "lora" in adapter else "table1"
+    folder = "table7" if adapter == "full" else "lora" if "lora" in adapter else "table1"
     return f"{PREFIX}{folder}/{task}-{short}.yaml"
 
 

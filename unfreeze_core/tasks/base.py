@@ -92,6 +92,12 @@ class SourcedTask(Task):
                 raise UnfreezeError(f"task option {name} must be a positive number of examples, got {value}")
         if getattr(self.options, "max_length", 1) <= 0:
             raise UnfreezeError(f"task option max_length must be positive, got {self.options.max_length}")
+        from ..limits import MAX_COUNT, at_most
+
+        for name in ("train_limit", "eval_limit", "max_length", "doc_stride", "n_best", "max_answer_length"):
+            value = getattr(self.options, name, None)
+            if isinstance(value, int):
+                at_most(f"task option {name}", value, MAX_COUNT)
         rows = len(self.load_train())
         if validation:
             self.load_test(self.train_language, "validation")

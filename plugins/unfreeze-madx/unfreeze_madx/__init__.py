@@ -4,6 +4,11 @@ Language adapters (``seq_bn_inv``) come from, in order: ``lang_adapters=DIR`` (`
 as written by ``save_adapter`` or ``unfreeze lang-adapter train``), the embedded world's own
 adapters when the model is ``world``, or AdapterHub's ``<lang>/wiki@ukp`` (online only).
 ``lang_adapters=fresh`` adds untrained ones: for smoke tests only.
+
+A packaged real checkpoint (``minilm``) ships no language adapters: with ``lang_adapters=auto`` a run
+whose languages are only its training language stacks no language adapter (the task adapter alone),
+and a run with any other language is refused in one line (train adapters with ``unfreeze lang-adapter
+train`` and pass ``lang_adapters=DIR``).
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ class MadX(TaskAdapterBackend, AdapterBackend):
     def setup(self, model, *, train_language, languages, model_name):
         from adapters import SeqBnConfig, SeqBnInvConfig
 
-        for lang in dict.fromkeys([train_language, *languages]):
+        self.language_adapters = not self._without_language_adapters(train_language, languages, model_name)
+        for lang in dict.fromkeys([train_language, *languages]) if self.language_adapters else ():
             if self.options.lang_adapters == "fresh":
                 model.add_adapter(lang, config=SeqBnInvConfig(reduction_factor=2))
                 continue
@@ -61,9 +67,25 @@ class MadX(TaskAdapterBackend, AdapterBackend):
         model.train_adapter(self.adapter_name)  # freezes the base model and the language adapters
         self.activate_language(model, train_language)
 
+    def _without_language_adapters(self, train_language, languages, model_name) -> bool:
+        """True for a packaged checkpoint's run on its training language only; refuses other languages."""
+        from unfreeze_core.packaged import PACKAGED
+
+        if self.options.lang_adapters != "auto" or model_name not in PACKAGED:
+            return False
+        others = [lang for lang in dict.fromkeys(languages) if lang != train_language]
+        if others:
+            raise UnfreezeError(f"no language adapter for {others[0]!r}: --model {model_name} ships none; train one "
+                                f"with `unfreeze lang-adapter train --model {model_name}` and pass "
+                                f"-o lang_adapters=DIR, or evaluate on --languages {train_language} only")
+        return True
+
     def activate_language(self, model, lang):
         from adapters.composition import Stack
 
+        if not getattr(self, "language_adapters", True):
+            model.active_adapters = self.adapter_name  # no language adapter: the task adapter alone
+            return
         model.active_adapters = Stack(lang, self.adapter_name)  # after train_adapter, which resets it
 
 

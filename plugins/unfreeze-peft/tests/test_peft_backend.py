@@ -156,3 +156,17 @@ def test_unfreeze_run_with_peft_lora_trains_units_from_their_step(tmp_path):
     assert fisher and all(v > 0 for v in fisher[0]["fisher"].values())
     fresh, _ = engine_model()
     load_saved(fresh, run / "task_adapter")  # reloadable
+
+
+@pytest.mark.parametrize("backend", ["peft-lora", "peft-ia3"])
+@pytest.mark.parametrize("value, text", [("a.b", "adapter 'a.b' must be a name"), ("", "adapter '' must be a name")])
+def test_an_adapter_name_peft_cannot_use_is_refused_at_resolution(backend, value, text, tmp_path):
+    """`-o adapter=a.b` used to pass resolution and fail after the model was built; now one line, nothing made."""
+    from click.testing import CliRunner
+
+    from unfreeze_cli.main import cli
+
+    result = CliRunner().invoke(cli, ["run", "--model", "tiny", "--adapter", backend, "-o", f"adapter={value}",
+                                      "--output-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and text in result.output and "unexpected" not in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()

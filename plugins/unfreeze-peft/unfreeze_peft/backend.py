@@ -64,6 +64,14 @@ class PeftBackend(AdapterBackend):
         adapter: str = "default"
         """Name of the PEFT adapter (``PeftModel``'s ``active_adapter``)."""
 
+        def __post_init__(self):
+            import re
+
+            # the name becomes a key of torch's ModuleDict in every adapted layer: no '.', not empty
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", self.adapter):
+                raise ValueError(f"adapter {self.adapter!r} must be a name of letters, digits, '_' and '-' (no '.'), "
+                                 f"starting with a letter or '_': PEFT makes it a module name in every layer")
+
     # -- setting up (unfreeze run) ---------------------------------------------------------------------------
     def peft_config(self, model):
         raise NotImplementedError
@@ -184,8 +192,11 @@ class PeftLoRA(PeftBackend):
         """Modules to adapt in every layer (default: PEFT's choice for the model type, query and value)."""
 
         def __post_init__(self):
-            if self.r <= 0:
-                raise ValueError("r must be positive")
+            super().__post_init__()
+            from unfreeze_core.limits import MAX_COUNT
+
+            if not 0 < self.r <= MAX_COUNT or not 0 < self.alpha <= MAX_COUNT:
+                raise ValueError(f"r and alpha must be in 1..{MAX_COUNT}, got r={self.r}, alpha={self.alpha}")
             if not 0 <= self.dropout < 1:
                 raise ValueError("dropout must be in [0, 1)")
 

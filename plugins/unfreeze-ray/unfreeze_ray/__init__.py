@@ -44,6 +44,16 @@ class RayLauncher(Launcher):
         """GPUs of a local cluster started here (default: all)."""
         poll_s: float = 1.0
 
+        def __post_init__(self):
+            from unfreeze_core.limits import MAX_PROCESSES, MAX_SECONDS
+
+            if not 0 < self.poll_s <= MAX_SECONDS:
+                raise ValueError(f"poll_s must be in (0, {MAX_SECONDS:g}] seconds, got {self.poll_s}")
+            for name in ("num_cpus", "num_gpus"):
+                value = getattr(self, name)
+                if value is not None and not 0 <= value <= MAX_PROCESSES:
+                    raise ValueError(f"{name} is {value}, outside 0..{MAX_PROCESSES}")
+
     def launch(self, jobs, report):
         import ray
 

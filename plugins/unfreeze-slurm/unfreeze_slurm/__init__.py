@@ -106,9 +106,50 @@ class SlurmLauncher(Launcher):
         poll_s: float = 5.0
 
         def __post_init__(self):
-            minutes(self.time)
+            from unfreeze_core.limits import MAX_COUNT, MAX_SECONDS
+
+            if minutes(self.time) > 366 * 1440:
+                raise ValueError(f"time is {self.time}, above the largest value unfreeze can honour (366 days)")
+            for name in ("grace_s", "poll_s"):
+                if not 0 < getattr(self, name) <= MAX_SECONDS:
+                    raise ValueError(f"{name} must be in (0, {MAX_SECONDS:g}] seconds, got {getattr(self, name)}")
+            for name in ("signal_delay_s", "max_requeues", "mem_gb"):
+                value = getattr(self, name)
+                if value is not None and not 0 <= value <= MAX_COUNT:
+                    raise ValueError(f"{name} is {value}, outside 0..{MAX_COUNT}")
             if self.cluster not in (None, "local", "slurm", "debug"):
                 raise ValueError(f"cluster must be slurm or local, got {self.cluster!r}")
+
+    def check(self):
+        """No Slurm here (no ``sbatch``, or ``sinfo`` cannot reach a controller) and the grid does not say
+        ``cluster: local``: one line, before anything runs (submitit would silently run the cells locally)."""
+        import shutil
+
+        from unfreeze_core.errors import UnfreezeError
+
+        if self.options.cluster in ("local", "debug"):
+            return
+        advice = ("run the sweep where Slurm is reachable, or set `cluster: local` in the grid's launcher block "
+                  "(or -l cluster=local) to run the cells through submitit's local executor")
+        if shutil.which("sbatch") is None:
+            raise UnfreezeError(f"--launcher slurm: no Slurm here (sbatch is not on PATH); {advice}")
+        try:
+            probe = subprocess.run(["sinfo", "--noheader", "--format=%P"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise UnfreezeError(f"--launcher slurm: Slurm is not reachable (sinfo: {exc}); {advice}") from None
+        if probe.returncode != 0:
+            why = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+            raise UnfreezeError(f"--launcher slurm: Slurm is not reachable (sinfo: {why}); {advice}")
+
+    def wait_s(self) -> float:
+        """A cell of an earlier driver may run its time limit once per requeue: wait that long, and an hour."""
+        import os
+
+        from unfreeze_core.launchers import WAIT_ENV
+
+        if os.environ.get(WAIT_ENV):
+            return super().wait_s()
+        return minutes(self.options.time) * 60.0 * (self.options.max_requeues + 1) + 3600.0
 
     def executor(self, folder, resources):
         o = self.options
@@ -132,9 +173,12 @@ class SlurmLauncher(Launcher):
         if not job.job_id:
             return super().active(job)
         if self.options.cluster == "local":
-            return (job.job_id.isdigit() and process_alive(int(job.job_id))) or super().active(job)
-        state = submitit.SlurmJob(self.folder(job), job.job_id).state
-        return state.split()[0] in ACTIVE or super().active(job)
+            return (job.job_id.isdigit() and len(job.job_id) < 9 and process_alive(int(job.job_id))) \
+                or super().active(job)
+        state = (submitit.SlurmJob(self.folder(job), job.job_id).state or "UNKNOWN").split()[0]
+        if state in ENDED:  # Slurm knows the job is over: its lock (left by a killed cell) does not keep it alive
+            return False
+        return state in ACTIVE or super().active(job)
 
     def launch(self, jobs, report):
         if not jobs:
@@ -161,6 +205,9 @@ class SlurmLauncher(Launcher):
 ACTIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", "RESIZING", "REQUEUE_HOLD",
           "REQUEUE_FED", "UNKNOWN")
 """Slurm job states of a job that may still run the cell (UNKNOWN: not in sacct yet)."""
+ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
+         "REVOKED", "SPECIAL_EXIT")
+"""Slurm job states of a job that ended: whatever its run folder's lock says, it no longer writes there."""
 
 
 def _one_line(error) -> str:
