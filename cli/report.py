@@ -23,12 +23,17 @@ FORMATS = ("table", "json", "markdown", "csv", "latex")
 @click.option("--relative-to", "relative_to", metavar="ADAPTER",
               help="Figure 2: each row's average over the target languages as a per cent of the ADAPTER (e.g. full) "
                    "standard row of the same task and model (unfreeze_report/relative.py).")
-def report(paths, fmt, layout, out_file, relative_to):
+@click.option("--keep-newest", is_flag=True,
+              help="When two runs have the same settings and seed but different scores, keep the newest (named "
+                   "in a note) instead of refusing.")
+def report(paths, fmt, layout, out_file, relative_to, keep_newest):
     """Aggregate results.json files under PATHS (default: runs/).
 
-    Runs are grouped by every setting that differs between them (shown as columns); a run found twice
-    (same settings and seed in two folders) counts once. Folders whose results cannot be read are skipped
-    and named.
+    Runs are grouped by their identity (every resolved setting and plugin option, plugin versions, data and
+    model hashes; the settings that differ are shown as columns); a run found twice (same identity and seed
+    in two folders, same scores) counts once. Two runs with the same identity and seed but different scores
+    are refused, naming both folders newest first (--keep-newest keeps the newest). Folders whose results
+    cannot be read are skipped and named.
     """
     from pathlib import Path
 
@@ -39,7 +44,7 @@ def report(paths, fmt, layout, out_file, relative_to):
     roots = paths or ["runs"]
     skipped: list[str] = []
     notes: list[str] = []
-    results = load_results(roots, skipped, notes)
+    results = load_results(roots, skipped, notes, keep_newest=keep_newest)
     for line in skipped:
         click.echo(f"skipped {line}", err=True)
     for line in notes:

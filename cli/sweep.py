@@ -8,16 +8,15 @@ import click
 
 
 def _pairs(texts, what: str) -> dict:
-    import yaml
-
     from unfreeze_core.errors import UnfreezeError
+    from unfreeze_core.options import yaml_value
 
     out = {}
     for text in texts:
         if "=" not in text:
             raise UnfreezeError(f"{what} expects key=value, got {text!r}")
         key, value = text.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = yaml_value(value)  # 1e-3 is a float
     return out
 
 

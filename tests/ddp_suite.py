@@ -6,7 +6,9 @@ to start; the tests that read these records share one start (``conftest.ddp_suit
 Scenarios (each was a worker script of its own):
 - ``random`` / ``random-no-rewrap``: training with several unfreeze events, each rank's weights; the second
   skips the DDP re-wrap after an unfreeze (the control that shows why it is needed);
-- ``fun``: the same with FUN (``fisher_batches=2``): its decisions and the examples each estimate read;
+- ``fun``: the same with FUN (``fisher_batches=2``): its decisions and the examples each estimate read, and
+  (``estimates``, rank 0) every registered estimator's tr(F) of the built, untrained model, estimated as the
+  controller does under this many processes (step batches of 8 cut into per-process micro-batches);
 - ``batch``: one epoch of --batch-size 16: the step budget, schedule, batch split and examples each rank saw;
 - ``eval``: zero-shot evaluation sharded over the ranks, and (rank 0) the same in one process.
 """
@@ -39,11 +41,23 @@ def train(out: Path, nli_dir: str, *, fun: bool, rewrap: bool = True) -> dict:
     trainer = Trainer(config, parts, accelerator, seed=3, run_dir=out / "run", hook=plugins.hook)
     if not rewrap:
         trainer.rewrap = lambda: None
+    estimates = {}
+    if fun:
+        build_only = trainer.build
+
+        def build_and_estimate():
+            build_only()
+            if accelerator.is_main_process:
+                for name, cls in plugins.registries()["fisher_estimators"].entries.items():
+                    estimates[name] = trainer.unfreezer.fisher(trainer.inner_model, 0, 2, estimator=cls())
+
+        trainer.build = build_and_estimate
     trainer.run()
     model = accelerator.unwrap_model(trainer.model)
     units = parts.backend.units(model)
     weights = {f"{u}/{name}": p.detach().double().sum().item() for u, params in units.items() for name, p in params}
-    return {"rank": accelerator.process_index, "events": trainer.schedule.events, "weights": weights}
+    return {"rank": accelerator.process_index, "events": trainer.schedule.events, "weights": weights,
+            "estimates": estimates}
 
 
 def example(ids, mask) -> list[int]:

@@ -63,7 +63,7 @@ def test_bad_values_are_one_line_errors(tmp_path, nli_dir):
             "--output-dir", str(tmp_path)]
     assert "--k must be a positive" in one_line_error(unfreeze_here(*base, "--k", "0"), 1)
     line = one_line_error(unfreeze_here(*base, "--selector", "topdown", "--k", "5", "--steps", "10"), 1)
-    assert "shorter than k·L" in line
+    assert "too short for selector TopDown" in line and "at least 16 steps" in line
     assert "data folder not found" in one_line_error(
         unfreeze_here("run", "--model", "tiny", "--data-dir", str(tmp_path / "missing"), "--output-dir", str(tmp_path)), 1)
     assert "unknown option 'nonsense'" in one_line_error(unfreeze_here(*base, "-o", "nonsense=1"), 1)

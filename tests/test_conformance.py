@@ -51,11 +51,23 @@ class GlobalRandom(Selector):
         return [random.choice(ctx.frozen)]
 
 
+class ClaimsTooLittle(Selector):
+    """Breaks the contract: one unit every k steps (the last at (L-1)·k) but declares its extent k, as LPFT's."""
+
+    def schedule_extent(self, k, num_units):
+        return k
+
+    def select(self, ctx):
+        return [max(ctx.frozen)]
+
+
 def test_the_selector_check_catches_a_broken_selector():
     with pytest.raises(AssertionError, match="each unit is expected"):
         testing.check_selector(Repeats)
     with pytest.raises(AssertionError, match="same seed"):
         testing.check_selector(GlobalRandom, sizes=(8,))
+    with pytest.raises(AssertionError, match="after its declared schedule_extent 2"):
+        testing.check_selector(ClaimsTooLittle, sizes=(4,))
 
 
 def test_the_estimator_check_catches_an_estimator_that_changes_weights():

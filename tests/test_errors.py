@@ -67,7 +67,8 @@ VALUE_CASES = {
     "eval_limit -1": (["-o", "eval_limit=-1"], 1, "eval_limit must be a positive number"),
     "surgical units=99": (["--selector", "surgical", "-o", "units=99"], 1,
                           "selector 'surgical' (plugin selectors): option 'units' names unit 99"),
-    "budget below k*L": (["--selector", "topdown", "--k", "5"], 1, "shorter than k·L = 5·4 = 20"),
+    "budget below (L-1)*k+1": (["--selector", "topdown", "--k", "5"], 1,
+                                "last unfreezing is at step 15 (k = 5, 4 units) and is trained from update 16 on"),
     "unknown selector": (["--selector", "bogus"], 2, "unknown selector 'bogus'"),
     # numbers at their limits: one line naming the value and the bound, before anything is made
     "batch-size 10**20": (["--batch-size", str(10**20)], 1, "--batch-size is 100000000000000000000 (about 1e+20), "

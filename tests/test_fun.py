@@ -265,3 +265,15 @@ def test_two_processes_read_the_same_examples_and_decide_alike(ddp_suite):
     assert one[0]["examples"] == two[0]["examples"] == 16 and one[0]["units"] == two[0]["units"]
     assert two[0]["scores"] == pytest.approx(one[0]["scores"], rel=1e-5)
     assert all(e["examples"] == 16 for e in one + two if "scores" in e)
+
+
+def test_every_estimator_is_the_same_on_one_and_two_processes(ddp_suite):
+    """The same launch's records (tests/ddp_suite.py ``fun``, rank 0): tr(F) of the same built model by exact,
+    batch and official, estimated as the controller does on one process (micro-batches of 8) and on two
+    (micro-batches of 4): the same values (planted: normalising per micro-batch makes batch and official differ)."""
+    one = ddp_suite.records("fun", processes=1)[0]["estimates"]
+    two = ddp_suite.records("fun", processes=2)[0]["estimates"]
+    assert set(one) == set(two) >= {"exact", "batch", "official"}
+    for name in one:
+        assert {int(u): s for u, s in two[name].items()} == pytest.approx(
+            {int(u): s for u, s in one[name].items()}, rel=1e-5), name

@@ -184,14 +184,16 @@ def test_paper_layout_markdown(tmp_path):
     result = report(tmp_path, "--layout", "paper", "--format", "markdown")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == ("| model | adapter | selector | nli en | nli avg | nli lowest | qa en | qa avg | qa lowest |")
+    assert lines[0] == ("| model | adapter | selector | seeds | nli en | nli avg | nli lowest | qa en | qa avg | qa lowest |")
     rows = {line.split(" | ")[2]: line for line in lines[2:5]}
     assert list(rows) == ["standard", "fisher", "topdown"]  # standard first; lr per selector does not split rows
     # topdown: avg without en per seed 60.5, 62, 62 -> 61.5 ± 0.9; each seed 5.5 points above standard: significant
     assert "**61.5 ± 0.9**†" in rows["topdown"] and "**74.0 ± 1.0**†" in rows["topdown"]
     assert "†" not in rows["fisher"] and "**" not in rows["standard"].split("| qa")[0]
-    assert "| 81.5 ± 0.7 | 71.5 ± 0.7 | 71.5 ± 0.7 |" in rows["standard"]  # f1 is shown as is
+    assert "| 81.5 ± 0.7 (n=2) | 71.5 ± 0.7 (n=2) | 71.5 ± 0.7 (n=2) |" in rows["standard"]  # f1 is shown as is
+    assert "| standard | 2–3 | 71.0 ± 1.0 |" in rows["standard"]  # n: the row's seeds, a cell's own where it differs
     assert "paired t-test over the seeds common to both, two-sided, p < 0.05" in result.stdout
+    assert "sample std" in result.stdout
 
 
 def test_paper_layout_csv_holds_numbers_and_p_values(tmp_path):
@@ -214,7 +216,7 @@ def test_paper_layout_latex_is_booktabs_with_groups_bold_and_daggers(tmp_path):
     tex = report(tmp_path, "--layout", "paper", "--format", "latex").stdout
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "\\multicolumn{3}{c}{nli (accuracy)} & \\multicolumn{3}{c}{qa (f1)}" in tex
-    assert "\\cmidrule(lr){4-6} \\cmidrule(lr){7-9}" in tex
+    assert "\\cmidrule(lr){5-7} \\cmidrule(lr){8-10}" in tex
     assert "\\textbf{74.0 $\\pm$ 1.0}$^{\\dagger}$" in tex
 
 
@@ -224,9 +226,61 @@ def test_paper_layout_splits_rows_by_a_setting_that_varies_within_a_selector(tmp
             write_cell(tmp_path, f"{limit}-{selector}", 1, {"en": 0.7, "de": limit / 10000}, selector=selector,
                        **{"task.train_limit": limit})
     md = report(tmp_path, "--layout", "paper", "--format", "markdown").stdout
-    assert md.splitlines()[0].startswith("| model | adapter | task.train\\_limit | selector |")
-    assert "| world | madx | 1000 | standard | 70.0 | 10.0 | 10.0 |" in md
-    assert "| world | madx | 5000 | topdown | 70.0 | 50.0 | 50.0 |" in md
+    assert md.splitlines()[0].startswith("| model | adapter | task.train\\_limit | selector | seeds |")
+    assert "| world | madx | 1000 | standard | 1 | 70.0 (n=1) | 10.0 (n=1) | 10.0 (n=1) |" in md
+    assert "| world | madx | 5000 | topdown | 1 | 70.0° (n=1) | 50.0° (n=1) | 50.0° (n=1) |" in md
+
+
+# -- the paper layout shows n, and tells 'not significant' from 'not tested' (issue 28, item 5) ---------------
+
+
+def test_the_paper_layout_shows_n_keeps_a_zero_std_and_marks_one_seed(tmp_path):
+    for seed in (1, 2):
+        write_cell(tmp_path, "std", seed, {"en": 0.70, "de": 0.60})  # two equal seeds: std 0, still shown
+    write_cell(tmp_path, "gu", 1, {"en": 0.75, "de": 0.65}, selector="topdown")
+    md = report(tmp_path, "--layout", "paper", "--format", "markdown").stdout
+    assert "| world | madx | standard | 2 | 70.0 ± 0.0 | 60.0 ± 0.0 | 60.0 ± 0.0 |" in md
+    assert "| world | madx | topdown | 1 | **75.0**° (n=1) | **65.0**° (n=1) | **65.0**° (n=1) |" in md
+    assert "sample std" in md and "(n=1): one seed" in md
+    tex = report(tmp_path, "--layout", "paper", "--format", "latex").stdout
+    assert "sample std" in tex and "\\textbf{75.0}$^{\\circ}$ (n=1)" in tex
+    table = report(tmp_path, "--layout", "paper").stdout
+    assert "seeds" in table and "sample std" in table
+
+
+def test_not_significant_is_not_the_same_as_not_tested(tmp_path):
+    import csv
+    import io
+
+    for seed, (a, b, c) in enumerate([(0.70, 0.69, 0.60), (0.72, 0.73, 0.61), (0.71, 0.70, 0.62)], 1):
+        write_cell(tmp_path, "std", seed, {"en": a, "de": a - 0.1})
+        write_cell(tmp_path, "noise", seed, {"en": b, "de": b - 0.1}, selector="fisher")  # tested, not significant
+        write_cell(tmp_path, "other", seed + 10, {"en": c, "de": c - 0.1}, selector="topdown")  # no common seed
+    md = report(tmp_path, "--layout", "paper", "--format", "markdown").stdout
+    rows = {line.split(" | ")[2]: line for line in md.splitlines()[2:5]}
+    assert "°" not in rows["fisher"] and "†" not in rows["fisher"]
+    assert rows["topdown"].count("°") == 3 and "°" not in rows["standard"]
+    assert "not tested" in md and "not significant" in md
+    found = {r["selector"]: r for r in csv.DictReader(io.StringIO(
+        report(tmp_path, "--layout", "paper", "--format", "csv").stdout))}
+    assert (found["fisher"]["nli en tested"], found["topdown"]["nli en tested"], found["standard"]["nli en tested"]) \
+        == ("yes", "no", "")
+
+
+def test_the_test_is_paired_not_unpaired(tmp_path):
+    """Seeds that differ a lot from each other, each a little above standard: the paired t-test finds it
+    (p = 0.008), an unpaired (Welch) one would not (p ~ 0.95). Planted: a Welch test fails both checks."""
+    from unfreeze_report.stats import paired_t_test
+
+    # d = 1, 0.5, 2: mean 7/6, sd 0.7638, t = 2.6458 with 2 df: p = 1 - t / sqrt(2 + t^2) = 0.118083
+    assert paired_t_test([10, 20, 30], [9, 19.5, 28]) == pytest.approx(0.1180829, abs=1e-6)
+    for seed, base in enumerate((0.50, 0.60, 0.70), 1):
+        write_cell(tmp_path, "std", seed, {"en": base, "de": base})
+        write_cell(tmp_path, "gu", seed, {"en": base + 0.02 - 0.0025 * (seed == 2), "de": base},
+                   selector="topdown")
+    md = report(tmp_path, "--layout", "paper", "--format", "markdown").stdout
+    topdown = next(line for line in md.splitlines() if "| topdown |" in line)
+    assert topdown.split(" | ")[4].endswith("†"), topdown
 
 
 def test_names_with_markdown_and_latex_characters_are_escaped(tmp_path):

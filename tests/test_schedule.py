@@ -128,9 +128,54 @@ def test_lpft_k_800_with_12_units_fits_2000_steps():
 
 def test_the_budget_asks_the_selector_not_its_name():
     Schedule(HoldAll(), 12, 800).check_budget(1)  # static: no schedule to cover, whatever its name
-    Schedule(Twice(), 12, 800).check_budget(800)
-    with pytest.raises(UnfreezeError, match="shorter than k·L = 800·12 = 9600"):
+    Schedule(Twice(), 12, 800).check_budget(801)
+    with pytest.raises(UnfreezeError, match="needs at least 801 steps"):
+        Schedule(Twice(), 12, 800).check_budget(800)
+    with pytest.raises(UnfreezeError, match="last unfreezing is at step 8800"):
         Schedule(TopDown(), 12, 800).check_budget(2000)  # the default extent: one unit every k steps
+
+
+# -- one budget rule (issue 28, item 3): steps >= extent + 1, extent = the last step a SELECT can unfreeze ----
+
+
+def test_lpft_with_steps_equal_to_k_is_refused_and_k_plus_one_trains_every_unit():
+    """LPFT unfreezes everything at step k; the loop runs steps 0..steps-1 and updates after each SELECT, so
+    steps = k would train the head only (seen passing the old rule steps >= extent)."""
+    with pytest.raises(UnfreezeError, match="needs at least 11 steps"):
+        Schedule(LPFT(), 4, 10).check_budget(10)
+    Schedule(LPFT(), 4, 10).check_budget(11)
+    assert plan(LPFT(), 4, 10, 11) == [{"step": 10, "units": [0, 1, 2, 3]}]  # at step 10, before update 11
+
+
+def test_topdown_fits_exactly_its_last_unfreezing_plus_one():
+    """Top-down, k 10, 4 units: the last unit at step 30 = (L-1)*k, so 31 steps fit and 30 do not (the old
+    default extent k*L refused 31)."""
+    Schedule(TopDown(), 4, 10).check_budget(31)
+    with pytest.raises(UnfreezeError, match="needs at least 31 steps"):
+        Schedule(TopDown(), 4, 10).check_budget(30)
+    assert plan(TopDown(), 4, 10, 31)[-1] == {"step": 30, "units": [0]}
+
+
+def test_every_caller_uses_the_one_rule(nli_dir, tmp_path):
+    """preflight (before a model), the trainer's budget and the presets use budget.run_steps / budget.check:
+    LPFT with --steps k is refused before anything is built, top-down at (L-1)*k+1 passes preflight."""
+    from unfreeze_core.components import build
+    from unfreeze_core.preflight import preflight
+
+    def parts(selector, steps):
+        config = RunConfig(task="nli", model="tiny", adapter="lora", selector=selector, k=10, steps=steps,
+                           output_dir=str(tmp_path))
+        config.options["task"] = {"data_dir": str(nli_dir), "languages": ["en"]}
+        return build(config)
+
+    made = parts("lpft", 10)
+    with pytest.raises(UnfreezeError, match="needs at least 11 steps"):
+        preflight(made.config, made)
+    made = parts("topdown", 31)
+    preflight(made.config, made)
+    made = parts("topdown", 30)
+    with pytest.raises(UnfreezeError, match="needs at least 31 steps"):
+        preflight(made.config, made)
 
 
 def test_a_paper_task_asks_for_k_only_when_the_selector_uses_it():

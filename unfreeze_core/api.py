@@ -22,6 +22,17 @@ class Plugin:
     def __init__(self, options: Any = None):
         self.options = options if options is not None else self.Options()
 
+    def settings_used(self) -> frozenset[str]:
+        """Which run settings that only some plugins read (``unfreeze_core.identity.PLUGIN_READ``: ``k``,
+        ``fisher``, ``fisher_batches``) this plugin's work depends on. A run's identity holds such a setting
+        only when one of its plugins (or ``--fisher-every`` tracking) uses it. Default: none."""
+        return frozenset()
+
+    def unused_options(self) -> frozenset[str]:
+        """Names of this plugin's own options that, with the values of the others, change nothing (left out
+        of a run's identity; e.g. FUN's ``min_batches`` when ``stop_z`` is 0). Default: none."""
+        return frozenset()
+
 
 # -- selectors ---------------------------------------------------------------------------------
 
@@ -76,10 +87,22 @@ class Selector(Plugin):
         """Raise ValueError when the options do not fit a model with ``num_units`` units."""
 
     def schedule_extent(self, k: int, num_units: int) -> int:
-        """The last step at which a SELECT of this selector can still make a unit trainable: the budget
-        check refuses a run shorter than this. 0: everything is decided at step 0 (static selectors: the
-        budget need not cover any schedule). Default: k·L (one unit every k steps). LPFT returns k."""
-        return 0 if self.static else k * num_units
+        """The last step at which a SELECT of this selector can still make a unit trainable. A unit made
+        trainable at step s is first updated by update s + 1, so a run needs at least ``extent + 1`` steps
+        (``unfreeze_core.budget``). 0: everything is decided at step 0 (static selectors). Default:
+        (L − 1)·k (one unit every k steps, the last at (L − 1)·k). LPFT returns k.
+        ``unfreeze_core.testing.check_selector`` checks that no event comes after it."""
+        return 0 if self.static else k * (num_units - 1)
+
+    def settings_used(self) -> frozenset[str]:
+        """``k`` unless static; ``fisher_batches`` when it scores units, and ``fisher`` when it scores with
+        the run's estimator (not its ``own_estimator``)."""
+        used = set() if self.static else {"k"}
+        if self.scores_with_fisher or self.own_estimator() is not None:
+            used.add("fisher_batches")
+            if self.own_estimator() is None:
+                used.add("fisher")
+        return frozenset(used)
 
     def own_estimator(self) -> "FisherEstimator | None":
         """The Fisher estimator this selector scores with instead of the run's (None: the run's, when it
@@ -229,6 +252,12 @@ class Task(Plugin):
         the split and row of the first bad value. Returns the number of training examples when one example
         is one training feature (the budget of ``--epochs`` is then checked up front), else None."""
         return None
+
+    def data_identity(self) -> dict:
+        """What the data this task trains and tests on is, for a run's identity (``unfreeze_core.identity``):
+        flat keys such as ``data.sha256`` (a hash of the files read) or ``data.revisions`` (hub revisions).
+        Two runs whose data differ must differ here. Default: {} (the task's options are all that is known)."""
+        return {}
 
     def evaluate(self, model, tokenizer, lang: str, *, batch_size: int, device, split: str = "test") -> dict[str, float]:
         """Scores in ``lang`` on ``split`` (``test``: zero-shot; ``validation``: the train language's

@@ -114,7 +114,9 @@ def _resolve(config: RunConfig, plugins: Plugins, pairs: list[tuple]):
         made[kind], typed[kind] = _typed(cls, block, f"{kind} {config_name(config, kind)!r}")
     resolved = config.replace(options=freeze(typed), seeds=tuple(config.seeds), report_to=tuple(config.report_to))
     check_budget(resolved, classes["selector"](made["selector"]))
-    return resolved.validate(), classes, made, registries
+    if config.given is None:  # made in code: not validated yet (config_from_values validated the others once)
+        resolved.validate()
+    return resolved, classes, made, registries
 
 
 def build(config: RunConfig, plugins: Plugins | None = None, option_pairs=()) -> Components:

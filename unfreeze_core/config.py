@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UnfreezeError, first_line
-from .options import parse_options
+from .options import YamlLoader, parse_options
 
 PLUGIN_KINDS = ("task", "adapter", "selector", "fisher")
 MAX_SEED = 2**32 - 1
@@ -220,7 +220,7 @@ def _expanded_size(root) -> int:
 def load_yaml_text(text: str):
     """``yaml.safe_load`` that refuses (ValueError) a document whose aliases expand to more than
     ``MAX_YAML_NODES`` values or refer to themselves."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    loader = YamlLoader(text)  # a safe loader that reads 1e-3 as a float
     try:
         node = loader.get_single_node()
         if node is None:

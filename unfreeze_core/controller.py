@@ -24,7 +24,7 @@ import logging
 from typing import Iterable, Iterator
 
 from .errors import UnfreezeError
-from .fisher import fisher_scores
+from .fisher import StepBatches, fisher_scores
 from .schedule import Schedule
 
 logger = logging.getLogger("unfreeze")
@@ -70,6 +70,12 @@ class TrainBatches:
             whole = min(self.batch_size, total - start)
             out += [min(self.micro, whole - i) for i in range(0, whole, self.micro)]
         return out
+
+    def groups(self, n: int) -> list[int]:
+        """How many micro-batches make each step batch of ``self(n, step)`` (``fisher.StepBatches.groups``)."""
+        total = len(self.dataset)
+        return [-(-min(self.batch_size, total - start) // self.micro)
+                for start in range(0, min(n * self.batch_size, total), self.batch_size)]
 
     def __call__(self, n: int, step: int) -> Iterator[dict]:
         """``n`` step batches (fewer when the set is smaller), as micro-batches: ``len(self.sizes(n))`` dicts."""
@@ -197,14 +203,14 @@ class Unfreezer:
         device = self.batches.device if self.batches is not None and self.batches.device is not None \
             else next(model.parameters()).device
         generator = torch.Generator(device=device).manual_seed(self.seed * 7_919 + step)
-        data = list(self.train_batches(batches, step))
+        data = StepBatches(self.train_batches(batches, step), self.batches.groups(batches))
         estimator.batches_used = None
         scores = fisher_scores(model, self.backend, self.task, estimator, data, generator,
                                in_place=_state().num_processes == 1)
         self.last_estimate = self._read(batches, estimator.batches_used)
         return scores
 
-    def _read(self, asked: int, used: int | None) -> dict:
+    def _read(self, asked: int, used: int | None) -> dict:  # used: micro-batches read (batches_used)
         """The record of what an estimate read: ``batches`` (of the step's size; the last one may have been
         read in part when the estimate stopped early), ``examples``, and ``train_examples`` when the training
         set held fewer than the batches asked for."""

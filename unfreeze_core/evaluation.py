@@ -63,6 +63,7 @@ def finish(trainer) -> dict | None:
     over the processes), results.json last (its presence means the run finished). The results on the main
     process, else None."""
     from . import signals
+    from .identity import run_identity
     from .results import summarise
     from .rundir import RESULTS, SCHEDULE, RunDir, write_failed, write_reason
 
@@ -83,7 +84,8 @@ def finish(trainer) -> dict | None:
                        batch_size=trainer.config.eval_batch_size, device=acc.device, accelerator=acc,
                        on_language=lambda lang, s: trainer.hook.on_evaluate(lang=lang, scores=s))
     if acc.is_main_process:
-        results = summarise(trainer.config.as_dict(), trainer.seed, parts.task, scores)
+        results = summarise(trainer.config.as_dict(), trainer.seed, parts.task, scores,
+                            identity=run_identity(trainer.config, parts))
         with signals.critical():
             folder.write_json(RESULTS, results)
         trainer.hook.on_run_end(run_dir=str(trainer.run_dir), results=results)

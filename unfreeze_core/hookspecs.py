@@ -78,6 +78,14 @@ def progress_view(console, seed):
     The first plugin to return one replaces the built-in rich view (``unfreeze_report.progress``)."""
 
 
+@hookspec(firstresult=True)
+def results_view(console):
+    """The display of finished seeds on the main process: return an object whose ``@hookimpl`` ``on_run_end``
+    receives each seed's results (the built-in one prints the seed's table), with an optional ``close()`` called
+    after the run's last seed (the built-in one prints the table over seeds). The first plugin to return one
+    replaces the built-in view (``unfreeze_report.seed_tables``); the engine itself prints no table."""
+
+
 @hookspec
 def on_log(step, metrics):
     """A line was written to ``log.jsonl``: ``metrics`` is that line as a dict (any of the three kinds above).

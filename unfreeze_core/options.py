@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import types
 import typing
 
 import yaml
 
 from .errors import UnfreezeError
+
+EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+"""Floats YAML 1.2 reads and YAML 1.1 (PyYAML) leaves as text: ``1e-3``, ``-1E5``, ``2.5e3`` (1.1 wants a dot
+and a signed exponent)."""
+
+
+def _yaml12_floats(loader: type) -> type:
+    """``loader`` reading ``1e-3`` as a float, as every user writes it (and YAML 1.2 reads it)."""
+    cls = type(f"Unfreeze{loader.__name__}", (loader,), {})
+    cls.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT, list("-+0123456789."))
+    return cls
+
+
+YamlLoader = _yaml12_floats(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+"""The safe loader of every YAML unfreeze reads (files, grid values, ``-o key=value``): ``1e-3`` is a float."""
+
+
+def yaml_value(text: str):
+    """One ``-o`` value or grid value as YAML reads it (``1e-1`` a float, ``8`` an int, ``a,b`` text)."""
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a safe loader (SafeLoader's constructor)
 
 
 def _coerce(value, hint, where: str):
@@ -28,7 +49,7 @@ def _coerce(value, hint, where: str):
                 errors.append(str(exc))
         raise UnfreezeError(errors[0] if errors else f"{where}: bad value {value!r}")
     if isinstance(value, str) and hint is not str:
-        value = yaml.safe_load(value) if "," not in value or origin is not list else value.split(",")
+        value = yaml_value(value) if "," not in value or origin is not list else value.split(",")
     if origin is dict:
         if not isinstance(value, dict):
             raise UnfreezeError(f"{where}: expected a mapping, got {value!r}")

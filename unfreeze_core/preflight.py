@@ -9,12 +9,12 @@ from .rundir import check_writable
 
 def preflight(config: RunConfig, parts, folder=None) -> None:
     """The output folder (``folder``, default --output-dir), the model's config, the selector's options and
-    the budget against k·L, and every data split."""
+    the budget (``budget.check``: the selector's last unfreezing must be trained), and every data split.
+    ``config`` is the resolved configuration (``parts.config``): it was validated when it was resolved."""
+    from .budget import batches_per_epoch, run_steps
     from .models import model_config
     from .schedule import Schedule
-    from .training import total_steps
 
-    config.validate()  # again: a RunConfig made in code has not been through build_config
     check_writable(folder or config.output_dir, "--output-dir")
     model = model_config(config.model)
     try:
@@ -32,7 +32,7 @@ def preflight(config: RunConfig, parts, folder=None) -> None:
         schedule = Schedule(parts.selector, num_units, config.k)  # runs Selector.check(num_units)
     except (ValueError, UnfreezeError) as exc:
         raise plugin_error(parts.provenance, "selector", exc) from None
-    if config.steps is None and config.epochs is not None and rows is None:
-        return  # the budget in steps is known once the training features are made (checked again then)
-    per_step = max(1, config.batch_size // config.grad_accum)  # one process's micro-batch; total_steps divides by accum
-    schedule.check_budget(total_steps(config, -(-(rows or 0) // per_step)))
+    # one process's count here; the trainer checks again with its sharded loader, by the same rule
+    steps = run_steps(config, None if rows is None else batches_per_epoch(config, rows))
+    if steps is not None:  # None: the budget in epochs is known once the training features are made
+        schedule.check_budget(steps)

@@ -1,19 +1,21 @@
 """What a finished seed run writes into ``results.json``, and the group folder a run's seeds share.
 
-``results.json`` records, besides the scores, the settings that identify the run's cell (``settings``,
-flat, without the seed) and their ``fingerprint``, so a reader never has to guess which runs are the same
-configuration. Reading and aggregating many of them is ``unfreeze_report.results``.
+``results.json`` records, besides the scores, the run's identity (``settings``, flat, without the seed:
+``identity.run_identity``, every resolved option, versions, data and model hashes) and its ``fingerprint``,
+so a reader never has to guess which runs are the same configuration. Reading and
+aggregating many of them is ``unfreeze_report.results``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 import statistics
 from pathlib import Path
 
 from .errors import UnfreezeError
 from .grid import IGNORED_FOR_IDENTITY
+from .identity import fingerprint  # noqa: F401  (results.fingerprint: unfreeze_report reads it from here)
 
 NOT_CELL_SETTINGS = (*IGNORED_FOR_IDENTITY, "seeds")
 """Bookkeeping (where a run is written, how often it logs or checkpoints, threads) and the seed: not what a cell is."""
@@ -36,20 +38,16 @@ def cell_settings(values: dict) -> dict:
     return json.loads(json.dumps(flat, default=str))
 
 
-def fingerprint(settings: dict) -> str:
-    """A short hash of cell settings: equal settings, equal fingerprint."""
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def summarise(resolved: dict, seed: int, task, metrics: dict[str, dict[str, float]]) -> dict:
+def summarise(resolved: dict, seed: int, task, metrics: dict[str, dict[str, float]],
+              identity: dict | None = None) -> dict:
     """results.json of one seed: the main metric per language, its cross-lingual average and minimum, and the
     settings that identify the run's cell. ``resolved`` is the run's settings (``RunConfig.as_dict()``), with
-    at least task, model, adapter and selector."""
+    at least task, model, adapter and selector; ``identity`` the run's identity (``identity.run_identity``:
+    what ``unfreeze run`` records), else the settings given are all that is known (``cell_settings``)."""
     scores = {lang: m[task.metric] for lang, m in metrics.items()}
     xling = {lang: s for lang, s in scores.items() if lang != task.train_language}
     lowest = min(xling.items(), key=lambda kv: kv[1]) if xling else None
-    settings = cell_settings(resolved)
+    settings = cell_settings(resolved) if identity is None else identity
     return {
         **{key: resolved[key] for key in ("task", "model", "adapter", "selector")}, "seed": seed,
         "metric": task.metric, "train_language": task.train_language, "scores": scores,
@@ -58,6 +56,32 @@ def summarise(resolved: dict, seed: int, task, metrics: dict[str, dict[str, floa
         "all_metrics": metrics,
         "settings": settings, "fingerprint": fingerprint(settings),
     }
+
+
+def existing_group(output_dir: str | Path, name: str, identity_fingerprint: str, seeds) -> Path | None:
+    """The group folder of an earlier run of the same identity, to put new seeds beside its seeds: ``name`` or
+    ``name-N`` under ``output_dir`` (lowest N first) holding a finished seed whose results.json has this
+    ``fingerprint`` and none of ``seeds``' folders (a seed run again goes to a new group). None: no such folder."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    pattern = re.compile(re.escape(name) + r"(?:-(\d+))?")
+    found = []
+    for path in output_dir.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1) or 1), path))
+    for _, group in sorted(found):
+        if any((group / f"seed{seed}").exists() for seed in seeds):
+            continue
+        for results in sorted(group.glob("seed*/results.json")):
+            try:
+                recorded = json.loads(results.read_text(encoding="utf-8")).get("fingerprint")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if recorded == identity_fingerprint:
+                return group
+    return None
 
 
 def new_group_dir(output_dir: str | Path, name: str) -> Path:

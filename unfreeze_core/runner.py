@@ -1,5 +1,7 @@
 """The seed loop: a configuration run for every seed (``run_all``), a seed's run continued (``resume``), and
-one seed's run in its own locked run folder (``run_seed``), with its listeners (progress view, trackers).
+one seed's run in its own locked run folder (``run_seed``), with its listeners (progress view, trackers, and
+the results view: the seed tables, ``results_view``). The engine prints no table itself and imports nothing
+of ``unfreeze_report``.
 
 The loop itself is ``training.Trainer``; the process set-up ``process.py``; the checks that can refuse a
 run ``preflight.py``; the run folder ``rundir.py``; signals ``signals.py``.
@@ -17,7 +19,7 @@ from .grid import build_config
 from .plugins import get_plugins
 from .preflight import preflight
 from .process import close, make_accelerator, quiet_libraries, set_threads  # noqa: F401  (close, quiet_libraries: used by bench/ and tests)
-from .results import new_group_dir
+from .results import existing_group, new_group_dir
 from .rundir import PLUGINS, RunDir
 from .trackers import Trackers
 
@@ -43,11 +45,12 @@ def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
     accelerator = make_accelerator(config, config.output_dir)
     preflight(config, parts)  # on every process: each refuses alike, none waits for a rank that stopped
     made_output = not Path(config.output_dir).exists()
-    group = new_group_dir(config.output_dir, run_name(config, parts)) if accelerator.is_main_process else None
+    group = _group(config, parts) if accelerator.is_main_process else None
     if accelerator.num_processes > 1:  # every rank writes into the main rank's folder
         from accelerate.utils import broadcast_object_list
 
         group = broadcast_object_list([group])[0]
+    view = _results_view(plugins, console) if accelerator.is_main_process else None
     try:
         results = [run_seed(config, parts, accelerator, seed, group / f"seed{seed}", console)
                    for seed in config.seeds]
@@ -56,13 +59,41 @@ def _run_all(config: RunConfig, option_pairs, console) -> list[dict]:
             _remove_if_empty(group)
             if made_output:
                 _remove_if_empty(Path(config.output_dir))
+        _end_listener(plugins, RESULTS_VIEW, view)
     results = [r for r in results if r is not None]
-    if len(results) > 1:
-        from unfreeze_report.results import aggregate
-
-        _print(console, "rows", aggregate(results))
     close(accelerator)
     return results
+
+
+RESULTS_VIEW = "unfreeze-results"
+"""The name the results view (the seed tables, ``results_view`` hook) is registered under, for a run's seeds."""
+
+
+def _results_view(plugins, console):
+    """The first ``results_view`` registered as a listener of every seed's ``on_run_end`` (None: no view)."""
+    view = plugins.hook.results_view(console=console)
+    if view is not None:
+        plugins.register(view, name=RESULTS_VIEW)
+    return view
+
+
+def _end_listener(plugins, name: str, listener) -> None:
+    if listener is None:
+        return
+    plugins.unregister(name=name)
+    end = getattr(listener, "finish", None) or getattr(listener, "close", None)
+    if end:
+        end()
+
+
+def _group(config: RunConfig, parts) -> Path:
+    """The group folder of this run's seeds: an earlier run's of the same identity that holds none of these
+    seeds (``--seed 2`` after ``--seed 1`` goes beside seed1), else a new one (``name``, ``name-2`` ...)."""
+    from .identity import fingerprint, run_identity
+
+    name = run_name(config, parts)
+    earlier = existing_group(config.output_dir, name, fingerprint(run_identity(config, parts)), config.seeds)
+    return earlier if earlier is not None else new_group_dir(config.output_dir, name)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -145,7 +176,6 @@ def run_seed(config, parts, accelerator, seed: int, run_dir: Path, console, resu
         if lock:
             lock.release()
     if main:
-        _print(console, "seed", result)
         console.print(f"run directory: {run_dir}")
     return result
 
@@ -159,24 +189,18 @@ def _train(config, parts, accelerator, seed, folder: RunDir, console, plugins, r
     view = plugins.hook.progress_view(console=console, seed=seed) if accelerator.is_main_process else None
     if view is not None:
         listeners.append(("unfreeze-progress", view))
+    if accelerator.is_main_process and plugins.manager.get_plugin(RESULTS_VIEW) is None:  # one seed alone (resume, a cell)
+        tables = plugins.hook.results_view(console=console)
+        if tables is not None:
+            listeners.append((RESULTS_VIEW, tables))
     for name, listener in listeners:
         plugins.register(listener, name=name)
     try:
         return Trainer(config, parts, accelerator, seed, folder.path, plugins.hook).run(resume=resume)
     finally:
         for name, listener in reversed(listeners):
-            plugins.unregister(name=name)
-            end = getattr(listener, "finish", None) or getattr(listener, "close", None)
-            if end:
-                end()
+            _end_listener(plugins, name, listener)
         accelerator.free_memory()  # the next seed must not find this seed's model, optimizer and loader held
-
-
-def _print(console, what: str, value) -> None:
-    """A seed's table, or the table over seeds."""
-    from unfreeze_report import tables
-
-    (tables.print_seed if what == "seed" else tables.print_rows)(value, console)
 
 
 def interrupted(signum: int, run_dir: str | Path | None, unstarted: str = "nothing was written") -> signals.Interrupted:

@@ -41,17 +41,11 @@ class Schedule:
         return self.k * self.num_units
 
     def check_budget(self, steps: int) -> None:
-        """A budget of ``steps`` must reach the selector's last SELECT that can change anything
-        (``Selector.schedule_extent``: k·L by default, k for LPFT, 0 for a static selector)."""
-        extent = self.selector.schedule_extent(self.k, self.num_units)
-        if steps >= extent:
-            return
-        if extent == self.last_step:
-            raise UnfreezeError(f"the budget of {steps} steps is shorter than k·L = {self.k}·{self.num_units}"
-                                f" = {extent}: not every unit could be unfrozen")
-        raise UnfreezeError(f"the budget of {steps} steps is shorter than the schedule of selector "
-                            f"{type(self.selector).__name__}, whose last unfreezing is at step {extent} "
-                            f"(k = {self.k}, {self.num_units} units): not every unit could be unfrozen")
+        """A budget of ``steps`` must train every unit the selector can unfreeze (``budget.check``: at least
+        ``Selector.schedule_extent`` + 1 steps)."""
+        from .budget import check
+
+        check(self.selector, self.k, self.num_units, steps)
 
     def due(self, step: int) -> bool:
         return step % self.k == 0 and step <= self.last_step and bool(self.frozen)

@@ -62,8 +62,10 @@ def check_selector(cls, options: dict | None = None, *, sizes=(1, 4, 8), k: int 
     """For each number of units the options fit (``check`` refuses the others with ValueError): no unit is
     picked twice or out of range, every unit is unfrozen within the k·L steps (``every_unit``; a selector
     that trains a subset, like ``surgical``, passes ``every_unit=False``), events fall on multiples of k
-    (all at step 0 when ``static``), and the same seed gives the same plan (``ctx.rng`` is the only
-    randomness). Services a selector may call (``ctx.fisher``, ``ctx.train_batches``) are stand-ins."""
+    (all at step 0 when ``static``), no event comes after the selector's declared
+    ``schedule_extent(k, L)`` (the budget rule trains a run for extent + 1 steps: a later event would
+    unfreeze a unit the budget never trains), and the same seed gives the same plan (``ctx.rng`` is the
+    only randomness). Services a selector may call (``ctx.fisher``, ``ctx.train_batches``) are stand-ins."""
     for num_units in sizes:
         try:
             make(cls, options).check(num_units)
@@ -81,6 +83,10 @@ def check_selector(cls, options: dict | None = None, *, sizes=(1, 4, 8), k: int 
             f"{cls.__name__}: events at steps {[e['step'] for e in events]}, not multiples of k within k·L"
         if getattr(cls, "static", False):
             assert {e["step"] for e in events} <= {0}, f"static {cls.__name__} decided after step 0"
+        extent = make(cls, options).schedule_extent(k, num_units)
+        late = [e["step"] for e in events if e["step"] > extent]
+        assert not late, (f"{cls.__name__} with {num_units} units, k {k}: unfreezing at step {late[0]}, after its "
+                          f"declared schedule_extent {extent} (a budget of extent + 1 steps would never train it)")
         again = selector_plan(make(cls, options), num_units, k, seed)
         assert [e["units"] for e in again] == [e["units"] for e in events], \
             f"{cls.__name__} gave another plan for the same seed: draw randomness from ctx.rng only"

@@ -67,16 +67,11 @@ def batch_split(config: RunConfig, processes: int) -> dict:
 
 
 def total_steps(config: RunConfig, batches_per_epoch: int) -> int:
-    """The budget in optimizer steps; ``batches_per_epoch`` is what one process draws per epoch (its shard)."""
-    if config.epochs is not None:
-        from .limits import MAX_COUNT
+    """The budget in optimizer steps (``budget.run_steps``); ``batches_per_epoch`` is what one process draws per
+    epoch (its shard)."""
+    from .budget import run_steps
 
-        steps = max(1, math.ceil(config.epochs * batches_per_epoch / config.grad_accum))
-        if steps > MAX_COUNT:
-            raise UnfreezeError(f"--epochs {config.epochs:g} is {steps} optimizer steps of {batches_per_epoch} batches "
-                                f"each, above the largest budget unfreeze can honour ({MAX_COUNT})")
-        return steps
-    return config.steps if config.steps is not None else RunConfig.DEFAULT_STEPS
+    return run_steps(config, batches_per_epoch)
 
 
 def check_accumulation(accelerator, steps: int) -> None:

@@ -211,9 +211,10 @@ def _settings(run: Run) -> dict:
     if run.results is not None:
         return run.results["settings"]
     if run.config:
+        from unfreeze_core.identity import without_unused
         from unfreeze_core.results import cell_settings
 
-        settings = cell_settings(run.config)
+        settings = without_unused({**cell_settings(run.config), "selector": run.selector})
     else:
         settings = {}
     return {**settings, **{key: getattr(run, key) for key in NAMED}}
@@ -375,8 +376,9 @@ def _seeds_label(runs: list[Run]) -> str:
 
 
 def _label(selector: str, settings: dict, extra: list[str]) -> str:
-    """A line's name: its selector, and the settings in which lines of one panel differ besides it."""
-    shown = ", ".join(f"{k}={show(settings.get(k))}" for k in extra)
+    """A line's name: its selector, and the settings in which lines of one panel differ besides it (only those
+    the line's run has: a setting its plugins do not use is not part of its identity, so it is not shown)."""
+    shown = ", ".join(f"{k}={show(settings[k])}" for k in extra if k in settings)
     return f"{selector} [{shown}]" if shown else selector
 
 

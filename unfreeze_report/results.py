@@ -1,12 +1,16 @@
 """Reading many ``results.json`` files and aggregating them over seeds, one row per cell.
 
-A cell is what ``results.json``'s ``settings`` say (every resolved setting but the seed; written by
-``unfreeze_core.results.summarise``). An older ``results.json`` without them is identified by its run folder's
-``config.yaml``, and failing that by task, model, adapter and selector. Rows never mix runs of different
-settings; the settings that differ between the rows are what a table shows as columns.
+A cell is what ``results.json``'s ``settings`` say: the run's identity (``unfreeze_core.identity``: every
+resolved option, plugin versions, data and model hashes; no seed), written by ``unfreeze run``. An older
+``results.json`` without them is identified by its run folder's ``config.yaml``, and failing that by task,
+model, adapter and selector; an older one's settings hold the options given, not the defaults, so it is a row
+of its own beside a new run of the same configuration. Rows never mix runs of different settings; the
+settings that differ between the rows are what a table shows as columns.
 
-The same run found twice (equal settings and seed in two folders, e.g. a copied sweep) counts once: the
-first folder in path order is kept and both are named in a note.
+The same run found twice (equal settings and seed in two folders, e.g. a copied sweep) with the same scores
+counts once, and a note names both folders. With *different* scores it is a conflict, never averaged nor
+dropped in silence: ``load_results`` refuses, naming both folders newest first (by the time each results.json
+was written), unless ``keep_newest``: then the newest is kept and a note names the one left out.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from unfreeze_core.errors import UnfreezeError, first_line
 from unfreeze_core.rundir import RunDir, results_files
+from unfreeze_core.identity import without_unused
 from unfreeze_core.results import cell_settings, fingerprint
 
 NAMED = ("task", "model", "adapter", "selector")
@@ -105,7 +110,7 @@ def read_result(path: str | Path) -> dict:
         settings = {key: result.get(key, "?") for key in NAMED}
     if not isinstance(settings, dict):
         raise UnfreezeError(f"{path}: 'settings' must be a mapping of settings")
-    settings = {**settings, **{key: result.get(key, settings.get(key, "?")) for key in NAMED}}
+    settings = without_unused({**settings, **{key: result.get(key, settings.get(key, "?")) for key in NAMED}})
     result.setdefault("model", settings.get("model", "?"))
     result.setdefault("avg_xling", None)
     result.setdefault("lowest", None)
@@ -113,10 +118,28 @@ def read_result(path: str | Path) -> dict:
     return result
 
 
-def load_results(paths, skipped: list[str] | None = None, notes: list[str] | None = None) -> list[dict]:
+def finished_at(result: dict) -> str:
+    """When a run finished: the time its results.json was written (the last file a run writes), sortable text."""
+    import time
+
+    try:
+        seconds = RunDir(result["folder"]).results.stat().st_mtime
+    except (OSError, KeyError, TypeError):
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds * 1e6) % 1_000_000:06d}Z"
+
+
+def _same_scores(a: dict, b: dict) -> bool:
+    return a["scores"] == b["scores"] and a.get("avg_xling") == b.get("avg_xling")
+
+
+def load_results(paths, skipped: list[str] | None = None, notes: list[str] | None = None,
+                 keep_newest: bool = False) -> list[dict]:
     """Every results.json under the given files or folders, each run once. With ``skipped``, a corrupt or
     incomplete one is named there (``path: why``) and left out; without it, the first bad one is an
-    UnfreezeError. A run found twice (same settings and seed) is kept once and named in ``notes``."""
+    UnfreezeError. A run found twice (same settings and seed) with the same scores is kept once and named in
+    ``notes``; with different scores it is refused (UnfreezeError naming both folders, newest first), or with
+    ``keep_newest`` the newest is kept and the other named in ``notes``."""
     files: dict[Path, None] = {}
     for path in map(Path, paths):
         found = [path] if path.is_file() else results_files(path)
@@ -131,12 +154,25 @@ def load_results(paths, skipped: list[str] | None = None, notes: list[str] | Non
             skipped.append(first_line(exc) if isinstance(exc, UnfreezeError) else f"{f}: {first_line(exc)}")
             continue
         key = (result["fingerprint"], result["seed"])
-        if key in results:
+        if key not in results:
+            results[key] = result
+            continue
+        first = results[key]
+        if _same_scores(first, result):
             if notes is not None:
-                notes.append(f"the same run (same settings, seed {result['seed']}) is in {results[key]['folder']} "
+                notes.append(f"the same run (same settings, seed {result['seed']}) is in {first['folder']} "
                              f"and {result['folder']}: counted once, from the first")
             continue
-        results[key] = result
+        newest, older = sorted((first, result), key=finished_at, reverse=True)
+        both = f"{newest['folder']} (finished {finished_at(newest) or '?'}) and {older['folder']} " \
+               f"(finished {finished_at(older) or '?'})"
+        if not keep_newest:
+            raise UnfreezeError(f"two runs with the same settings and seed {result['seed']} have different scores: "
+                                f"{both}; remove one, or keep the newest with --keep-newest")
+        if notes is not None:
+            notes.append(f"conflict: the same settings and seed {result['seed']} with different scores in {both}: "
+                         f"kept the newest, left out {older['folder']}")
+        results[key] = newest
     return list(results.values())
 
 

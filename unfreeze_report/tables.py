@@ -135,16 +135,22 @@ def print_seed(result: dict, console=None) -> None:
 
 def write_tables(folder: Path, result_files: list[Path], console=None) -> list[dict]:
     """A sweep's table over its finished cells: ``table.md``, ``table.csv`` and ``table.tex`` in ``folder``
-    (written whole, all three or none), printed when a console is given; the rows."""
+    (written whole, all three or none), printed when a console is given; the rows. A run found twice is
+    named in a note (printed, and under the Markdown table); two with the same settings and seed but different
+    scores keep the newest, and the note names both folders."""
     from .output import write_all
 
-    found = load_results([f for f in result_files if Path(f).is_file()])
+    notes: list[str] = []
+    found = load_results([f for f in result_files if Path(f).is_file()], notes=notes, keep_newest=True)
     if not found:
         return []
     rows = aggregate(found)
     from unfreeze_core.rundir import TABLES
 
-    write_all({folder / name: text for name, text in zip(TABLES, (to_markdown(rows), to_csv(rows), to_latex(rows)))})
+    markdown = to_markdown(rows) + "".join(f"\nNote: {line}\n" for line in notes)
+    write_all({folder / name: text for name, text in zip(TABLES, (markdown, to_csv(rows), to_latex(rows)))})
     if console is not None:
         print_rows(rows, console)
+        for line in notes:
+            console.print(f"note: {line}", markup=False)
     return rows

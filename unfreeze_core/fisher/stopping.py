@@ -8,9 +8,11 @@ from ..api import FisherEstimator
 class StopWhenRanked(FisherEstimator):
     """An estimator wrapper: read batches until the best ``candidates`` unit leads every other candidate
     by ``z`` standard errors of the paired per-example difference (same examples, same ŷ), after at least
-    ``min_batches``; at most all the batches given. Needs an ``inner`` that streams per-example values
+    ``min_batches`` optimizer-step batches; at most all the batches given. It decides only at the end of a
+    step batch (``fisher.step_groups``), so where it stops does not depend on how the step batches were cut
+    into micro-batches (``--grad-accum``, processes). Needs an ``inner`` that streams per-example values
     (``inner.streams``); otherwise, or with ``z <= 0``, it is ``inner`` unchanged. ``batches_used`` tells
-    how many of the given batches the last estimate read."""
+    how many of the given (micro-)batches the last estimate read."""
 
     def __init__(self, inner: FisherEstimator, candidates, z: float = 3.0, min_batches: int = 5):
         super().__init__()
@@ -23,14 +25,23 @@ class StopWhenRanked(FisherEstimator):
             self.batches_used = len(batches)
             return self.inner.estimate(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
                                        generator=generator)
+        from .steps import groups_of
+
+        ends, total = set(), 0
+        for size in groups_of(batches):  # the micro-batch count at the end of each step batch
+            total += size
+            ends.add(total)
         seen = {u: [] for u in units}
-        self.batches_used = 0
+        self.batches_used, steps_read = 0, 0
         for values in self.inner.stream(model, units=units, unit_modules=unit_modules, task=task, batches=batches,
                                         generator=generator):
             for u in seen:
                 seen[u].append(values[u].detach().double().cpu())
             self.batches_used += 1
-            if self.batches_used >= self.min_batches and self._ranked({u: torch.cat(v) for u, v in seen.items()}):
+            if self.batches_used not in ends:
+                continue
+            steps_read += 1
+            if steps_read >= self.min_batches and self._ranked({u: torch.cat(v) for u, v in seen.items()}):
                 break
         return {u: float(torch.cat(v).mean()) if v else 0.0 for u, v in seen.items()}
 

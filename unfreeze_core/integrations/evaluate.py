@@ -25,8 +25,8 @@ def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None 
     import torch
 
     from ..errors import UnfreezeError
+    from ..plugins import get_plugins
     from ..results import summarise
-    from unfreeze_report.tables import print_seed
     from .transformers import _registered
 
     made = _registered("tasks", task, task_options)
@@ -48,8 +48,12 @@ def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None 
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / RESULTS).write_text(json.dumps(results, indent=1) + "\n")
-    if not quiet:
-        print_seed(results, console)
+    if not quiet:  # the results view (``results_view`` hook; unfreeze_report's seed table by default)
+        from rich.console import Console
+
+        view = get_plugins().hook.results_view(console=console or Console())
+        if view is not None:
+            view.on_run_end(run_dir=str(output_dir) if output_dir is not None else None, results=results)
     return results
 
 

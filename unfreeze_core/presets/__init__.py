@@ -52,8 +52,8 @@ def preset_for(task: str, model: str, adapter: str = "madx") -> str:
 
 def check_budget(config, selector) -> None:
     """Refuse a paper task whose budget (steps or epochs), lr or k was not given explicitly (``config.given``;
-    a configuration made in code is not checked). ``--k`` is needed only by a selector whose schedule uses it
-    (``Selector.schedule_extent``: a static selector's is 0)."""
+    a configuration made in code is not checked). ``--k`` is needed only by a selector that uses it
+    (``Selector.settings_used``: a static selector does not)."""
     given = config.given
     if config.task not in PAPER_TASKS or given is None:
         return
@@ -62,7 +62,7 @@ def check_budget(config, selector) -> None:
         missing.append("--epochs or --steps")
     if "lr" not in given:
         missing.append("--lr")
-    if "k" not in given and selector.schedule_extent(config.k, 1) > 0:  # on any model, k sets the schedule
+    if "k" not in given and "k" in selector.settings_used():
         missing.append("--k")
     if missing:
         preset = preset_for(config.task, config.model, config.adapter)

@@ -105,6 +105,23 @@ class SourcedTask(Task):
             self.load_test(lang)
         return rows if isinstance(self, CategoricalTask) else None
 
+    def data_identity(self) -> dict:
+        """The files this task reads hashed (``data.sha256``: the train split of the train language and the test
+        split of every evaluation language; the embedded world's data is such a folder), or the hub revisions
+        they come from (``data.revisions``)."""
+        from ..identity import files_sha256
+
+        folder = self.folder()
+        wanted = [(self.train_language, self.train_split), *((lang, self.test_split) for lang in self.languages())]
+        if folder:
+            files = {f"{lang}/{split}": sources.local_file(folder, lang, split) for lang, split in wanted}
+            return {"data.sha256": files_sha256({k: v for k, v in files.items() if v is not None})}
+        revisions = set()
+        for lang, split in wanted:
+            spec = self.hub_split(lang, split)
+            revisions.add(f"{spec.repo}{'/' + spec.config if spec.config else ''}@{spec.revision or 'unpinned'}")
+        return {"data.revisions": sorted(revisions)}
+
     def languages(self) -> list[str]:
         folder = self.folder()
         available = sources.local_languages(folder, self.test_split) if folder else list(self.hub_languages)

@@ -61,24 +61,47 @@ class Exact(FisherEstimator):
                 yield {u: norms[u] for u in units}
 
 
+def _step_losses(model, task, micro_batches, loss_of):
+    """(losses, examples) of one optimizer-step batch given as micro-batches: ``loss_of(dists)`` is a micro-batch's
+    (sum of NLL, rows it averages over); each loss returned is its sum divided by the step batch's rows, so
+    their sum is the step batch's mean loss, whatever the split."""
+    from unfreeze_core.fisher import model_inputs
+
+    parts, rows, examples = [], 0, 0
+    for batch in micro_batches:
+        dists = task.output_distributions(model(**model_inputs(batch)))
+        total, n = loss_of(dists)
+        parts.append(total)
+        rows += n
+        examples += dists[0].shape[0]
+    return [p / rows for p in parts], examples
+
+
 class Batch(FisherEstimator):
     """Appendix D as written: per batch, ŷ sampled, loss = mean NLL(ŷ) (summed over heads),
-    Σ_params (∇loss)² / |b|; the mean of that over the batches. Mixes in cross terms between examples."""
+    Σ_params (∇loss)² / |b|; the mean of that over the batches. Mixes in cross terms between examples.
+
+    A batch is the optimizer step's batch (``--batch-size``): handed over as micro-batches
+    (``unfreeze_core.fisher.step_groups``), its loss's gradient is accumulated over them as training does,
+    so the value does not depend on ``--grad-accum`` or the number of processes."""
 
     def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
         import torch
         import torch.nn.functional as F
 
-        from unfreeze_core.fisher import model_inputs, sample_labels
+        from unfreeze_core.fisher import accumulate_squared_grads, sample_labels, step_groups
+
+        def nll(dists):
+            labels = sample_labels(dists, generator)
+            return sum(F.nll_loss(torch.log_softmax(d.float(), -1), y, reduction="sum")
+                       for d, y in zip(dists, labels)), dists[0].shape[0]
 
         params = _unit_params(units)
         totals, count = {u: 0.0 for u in units}, 0
-        for batch in batches:
-            dists = task.output_distributions(model(**model_inputs(batch)))
-            labels = sample_labels(dists, generator)
-            loss = sum(F.nll_loss(torch.log_softmax(d.float(), -1), y) for d, y in zip(dists, labels))
-            for u, sq in _squared_grads(loss, params).items():
-                totals[u] += sq / dists[0].shape[0]
+        for micro_batches in step_groups(batches):
+            losses, examples = _step_losses(model, task, micro_batches, nll)
+            for u, sq in accumulate_squared_grads(losses, params).items():
+                totals[u] += sq / examples
             count += 1
         return {u: t / max(count, 1) for u, t in totals.items()}
 
@@ -86,23 +109,26 @@ class Batch(FisherEstimator):
 class Official(FisherEstimator):
     """The released code's scorer (UKPLab/naacl2024-fun ``_scheduled_unfreeze_loop``): argmax labels;
     QA start and end logits concatenated along the batch; loss = mean NLL; Σ_params p.grad² / |b| summed
-    (not averaged) over the batches. The released code used 41 batches (pass ``fisher_batches=41``)."""
+    (not averaged) over the batches. The released code used 41 batches (pass ``fisher_batches=41``).
+    A batch is the optimizer step's batch, its gradient accumulated over the micro-batches (as ``batch``)."""
 
     def estimate(self, model, *, units, unit_modules, task, batches, generator=None):
         import torch
         import torch.nn.functional as F
 
-        from unfreeze_core.fisher import model_inputs
+        from unfreeze_core.fisher import accumulate_squared_grads, step_groups
+
+        def nll(dists):
+            output = torch.cat(dists, dim=0) if len(dists) > 1 else dists[0]
+            label = output.max(1)[1].view(-1).detach()
+            return F.nll_loss(F.log_softmax(output, dim=1), label, reduction="sum"), output.shape[0]
 
         params = _unit_params(units)
         totals = {u: 0.0 for u in units}
-        for batch in batches:
-            dists = task.output_distributions(model(**model_inputs(batch)))
-            output = torch.cat(dists, dim=0) if len(dists) > 1 else dists[0]
-            label = output.max(1)[1].view(-1).detach()
-            loss = F.nll_loss(F.log_softmax(output, dim=1), label)
-            for u, sq in _squared_grads(loss, params).items():
-                totals[u] += sq / dists[0].shape[0]
+        for micro_batches in step_groups(batches):
+            losses, examples = _step_losses(model, task, micro_batches, nll)
+            for u, sq in accumulate_squared_grads(losses, params).items():
+                totals[u] += sq / examples
         return totals
 
 

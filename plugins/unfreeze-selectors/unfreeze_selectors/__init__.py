@@ -37,7 +37,7 @@ class LPFT(Selector):
     """Linear probing, then fine-tuning: only the head for k steps, then every unit."""
 
     def schedule_extent(self, k, num_units):
-        return k  # every unit at step k: a budget of k steps covers the schedule, whatever L
+        return k  # every unit at step k: a budget of k + 1 steps trains them, whatever L
 
     def select(self, ctx):
         return [] if ctx.step == 0 else ctx.frozen

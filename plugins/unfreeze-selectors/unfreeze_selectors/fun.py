@@ -39,6 +39,9 @@ class FUN(Selector):
             if self.min_batches <= 0 or self.stop_z < 0:
                 raise ValueError("min_batches must be positive and stop_z >= 0")
 
+    def unused_options(self):
+        return frozenset({"min_batches"}) if self.options.stop_z == 0 else frozenset()  # read only when stopping
+
     def select(self, ctx: SelectionContext):
         if self.options.top_first and ctx.step == 0:
             return [ctx.num_units - 1]
