@@ -154,3 +154,17 @@ def test_new_refuses_an_existing_folder_and_a_bad_name(tmp_path):
     assert again.returncode == 1 and again.stderr.strip().startswith("Error: ") and "exists" in again.stderr
     bad = unfreeze("plugins", "new", "selector", "My Selector", "--dir", str(tmp_path))
     assert bad.returncode == 1 and "lowercase letters" in bad.stderr
+
+
+def test_show_keeps_the_help_of_fields_an_options_subclass_inherits(tmp_path):
+    fake_distribution(tmp_path, "inherit-unfreeze-plugin", "inherit_unfreeze_plugin", "inherit",
+                      "from dataclasses import dataclass\n"
+                      "from unfreeze_core import hookimpl, Selector\n"
+                      "@dataclass\nclass Base:\n    stride: int = 2\n    \"\"\"Units skipped between two picks.\"\"\"\n"
+                      "@dataclass\nclass Mine(Base):\n    top: bool = True\n    \"\"\"Start at the top.\"\"\"\n"
+                      "class Skipper(Selector):\n    'Skips units.'\n    Options = Mine\n"
+                      "    def select(self, ctx):\n        return []\n"
+                      "@hookimpl\ndef register_selectors(register):\n    register('skipper', Skipper)\n")
+    shown = unfreeze("plugins", "show", "skipper", path=tmp_path, columns=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "Units skipped between two picks." in shown.stdout and "Start at the top." in shown.stdout
