@@ -100,3 +100,26 @@ def test_units_given_by_the_user_and_a_bad_one(tmp_path):
     with pytest.raises(UnfreezeError, match="units 0 and 1 both hold"):
         trainer(tmp_path, 6, [UnfreezeFinetuning(units={0: [layers[0].output.adapters], 1: [layers[0].output.adapters.task]})]).fit(
             module, world_loader(tokenizer))
+
+
+def test_a_peft_model_with_a_registered_backend_and_estimator(tmp_path):
+    pytest.importorskip("unfreeze_peft")  # plugins/unfreeze-peft registers backend peft-lora
+    from peft import LoraConfig, get_peft_model
+
+    from lightning_fixtures import Module
+    from unfreeze_core.models import byte_tokenizer, tiny_config
+    from transformers import XLMRobertaForSequenceClassification
+
+    torch.manual_seed(0)
+    tokenizer = byte_tokenizer()
+    config = tiny_config("tiny", tokenizer)
+    config.num_labels = 3
+    model = get_peft_model(XLMRobertaForSequenceClassification(config),
+                           LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value"]))
+    base = {n: p.detach().clone() for n, p in model.named_parameters() if "base_layer" in n}
+    unfreezing = UnfreezeFinetuning(backend="peft-lora", selector="fisher", estimator="batch", k=2, fisher_batches=1)
+    trainer(tmp_path, 8, [unfreezing]).fit(Module(model, 1e-2, 0.1), world_loader(tokenizer))
+    events = unfreezing.schedule.events
+    assert sorted(u for e in events for u in e["units"]) == [0, 1, 2, 3] and "scores" in events[0]
+    assert unfreezing.settings["estimator"] == "batch" and unfreezing.settings["backend"] == "peft-lora"
+    assert all(torch.equal(p, base[n]) for n, p in model.named_parameters() if n in base)  # base weights untouched

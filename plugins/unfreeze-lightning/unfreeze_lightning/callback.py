@@ -28,7 +28,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_core.events import UnfreezeRecord
 from unfreeze_core.integrations.loop import Unfreezing
-from unfreeze_core.rundir import CALLBACK_SETTINGS, FISHER, SCHEDULE
+from unfreeze_core.rundir import CALLBACK_SETTINGS, FISHER, SCHEDULE, write_text_atomic
 
 WHO = "UnfreezeFinetuning"
 
@@ -165,10 +165,10 @@ class UnfreezeFinetuning(Callback):
         if self._dir is None or self.unfreezing is None:
             return
         self._dir.mkdir(parents=True, exist_ok=True)
-        (self._dir / CALLBACK_SETTINGS).write_text(json.dumps(self.unfreezing.settings, indent=1) + "\n")
-        (self._dir / SCHEDULE).write_text(json.dumps(self.unfreezing.events, indent=1) + "\n")
+        write_text_atomic(self._dir / CALLBACK_SETTINGS, json.dumps(self.unfreezing.settings, indent=1) + "\n")
+        write_text_atomic(self._dir / SCHEDULE, json.dumps(self.unfreezing.events, indent=1) + "\n")
         if self.tracked:
-            (self._dir / FISHER).write_text("".join(json.dumps(r) + "\n" for r in self.tracked))
+            write_text_atomic(self._dir / FISHER, "".join(json.dumps(r) + "\n" for r in self.tracked))
 
 
 def _check_optimizers(unfreezing, optimizers) -> None:
