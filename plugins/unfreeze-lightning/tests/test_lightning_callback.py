@@ -123,3 +123,14 @@ def test_a_peft_model_with_a_registered_backend_and_estimator(tmp_path):
     assert sorted(u for e in events for u in e["units"]) == [0, 1, 2, 3] and "scores" in events[0]
     assert unfreezing.settings["estimator"] == "batch" and unfreezing.settings["backend"] == "peft-lora"
     assert all(torch.equal(p, base[n]) for n, p in model.named_parameters() if n in base)  # base weights untouched
+
+
+def test_gradient_accumulation_selects_once_per_update(tmp_path):
+    module, tokenizer = tiny_module()
+    unfreezing = UnfreezeFinetuning(selector="random", k=2)
+    snapshots = Snapshots(unfreezing)
+    trainer(tmp_path, 8, [unfreezing, snapshots], accumulate_grad_batches=2).fit(
+        module, world_loader(tokenizer, n=64, batch_size=4))
+    events = unfreezing.schedule.events
+    assert [e["step"] for e in events] == [0, 2, 4, 6] and all(len(e["units"]) == 1 for e in events)
+    assert snapshots.snaps.moved_while_frozen(events) == []
