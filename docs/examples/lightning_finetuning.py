@@ -1,6 +1,6 @@
 """FUN (Fisher unfreezing) in a PyTorch Lightning script, offline, in seconds on a CPU.
 
-    python docs/examples/lightning_finetuning.py OUTPUT_DIR [--steps 60] [--devices 2] [--resume CKPT]
+    python docs/examples/lightning_finetuning.py OUTPUT_DIR [--steps 60] [--k 5] [--devices 2] [--resume CKPT]
 
 A LightningModule around the embedded world's 8-layer encoder with a bottleneck adapter in every layer
 (`adapters`), trained on its English NLI data; UnfreezeFinetuning unfreezes one adapter layer (unit) every
@@ -45,13 +45,16 @@ class Classifier(L.LightningModule):
         return torch.optim.AdamW([p for p in self.parameters() if p.requires_grad], lr=1e-3, weight_decay=0.01)
 
 
-def main():
+def main(argv=None, callbacks=()):
+    """Train (``argv`` as on the command line); ``callbacks``: more Lightning callbacks. Returns the Trainer and
+    the UnfreezeFinetuning callback."""
     parser = argparse.ArgumentParser()
     parser.add_argument("output_dir")
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--k", type=int, default=5, help="steps between two unfreezings (k·8 <= steps)")
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--resume", default=None, help="a checkpoint to continue from")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     L.seed_everything(1)  # also the callback's seed (the selector, FUN's batches and ŷ)
     tokenizer = AutoTokenizer.from_pretrained(world.model_path())
@@ -61,20 +64,22 @@ def main():
         batched=True, remove_columns=["premise", "hypothesis"])
     loader = DataLoader(train, batch_size=32 // args.devices, collate_fn=DataCollatorWithPadding(tokenizer))
 
-    # FUN: every k = 5 steps the frozen unit with the largest tr(F) on 4 training batches; tr(F) of every unit
+    # FUN: every k steps the frozen unit with the largest tr(F) on 4 training batches; tr(F) of every unit
     # logged every 20 steps. Units: the layers of the active adapter ("nli"), 0 = bottom.
-    unfreezing = UnfreezeFinetuning(selector="fisher", k=5, fisher_batches=4, fisher_every=20)
+    unfreezing = UnfreezeFinetuning(selector="fisher", k=args.k, fisher_batches=4, fisher_every=20)
     trainer = L.Trainer(max_steps=args.steps, accelerator="cpu", devices=args.devices,
                         strategy="ddp" if args.devices > 1 else "auto", default_root_dir=args.output_dir,
                         callbacks=[unfreezing, ModelCheckpoint(dirpath=f"{args.output_dir}/checkpoints",
-                                                               every_n_train_steps=20, save_top_k=-1)],
+                                                               every_n_train_steps=20, save_top_k=-1), *callbacks],
                         log_every_n_steps=10, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(Classifier(), loader, ckpt_path=args.resume)
 
-    if trainer.is_global_zero:  # schedule.json, unfreeze.json and fisher.jsonl are in trainer.log_dir
+    log_dir = trainer.log_dir  # on every process (it is broadcast): schedule.json, unfreeze.json, fisher.jsonl
+    if trainer.is_global_zero:
         for event in unfreezing.schedule.events:
             print(f"step {event['step']:3d}: unfroze unit {event['units']}")
-        print(f"logs and schedule.json: {trainer.log_dir}")
+        print(f"logs and schedule.json: {log_dir}")
+    return trainer, unfreezing
 
 
 if __name__ == "__main__":

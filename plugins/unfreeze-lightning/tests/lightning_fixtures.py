@@ -58,15 +58,17 @@ def world_loader(tokenizer, n: int = 32, batch_size: int = 8):
 
 class Snapshots(L.Callback):
     """Every unit's weights before the first update and after each (``snaps.taken[updates done]``), for the
-    units of an ``UnfreezeFinetuning`` callback."""
+    units of an ``UnfreezeFinetuning`` callback (None: the one among the Trainer's callbacks)."""
 
     def __init__(self, unfreezing):
         self.unfreezing, self.snaps = unfreezing, None
 
     def on_train_start(self, trainer, pl_module):
         from unfreeze_core.testing import unit_snapshots
+        from unfreeze_lightning import UnfreezeFinetuning
 
-        self.snaps = unit_snapshots(self.unfreezing.units)
+        unfreezing = self.unfreezing or next(c for c in trainer.callbacks if isinstance(c, UnfreezeFinetuning))
+        self.snaps = unit_snapshots(unfreezing.units)
         self.snaps.record(trainer.global_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
