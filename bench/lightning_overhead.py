@@ -13,9 +13,11 @@ events (data, every callback, forward, backward, clip, optimizer); the first ste
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import tempfile
 import time
+import warnings
 
 from callback_overhead import build_model
 from common import device_name, model_name, save_json
@@ -42,6 +44,8 @@ def main(argv=None):
     from unfreeze_lightning import UnfreezeFinetuning
 
     quiet_libraries()
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # no banner per chunk
+    warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     name = model_name(args.size)
     tokenizer = AutoTokenizer.from_pretrained(resolve(name))
