@@ -1,11 +1,8 @@
 """UnfreezeFinetuning in a Lightning Trainer, checked from outside as a user would: units bit-identical until
-their step, the optimizer's groups, resume from a Lightning checkpoint, the refusals, the documented example."""
+their step, the optimizer's groups, resume from a Lightning checkpoint, units of a mapping or a backend, the
+refusals (the documented example: test_lightning_example.py)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +12,6 @@ from lightning_fixtures import Snapshots, tiny_module, trainer, world_loader
 from unfreeze_core.errors import UnfreezeError
 from unfreeze_lightning import UnfreezeFinetuning
 from unfreeze_lightning.callback import _check_strategy
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_unit_unfrozen_at_step_s_is_unchanged_through_s_and_moves_at_update_s_plus_1(tmp_path):
