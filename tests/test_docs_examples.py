@@ -210,6 +210,9 @@ def test_every_extra_the_docs_name_exists():
              for e in group.split(",")}
     assert named and named <= extras, sorted(named - extras)
     assert {"peft", "mlflow", "wandb", "trackio", "ray", "slurm", "tensorboard"} <= extras
+    for doc in ("README.md", "docs/sweeps.md"):  # where a launcher's user looks for what to install
+        text = (ROOT / doc).read_text()
+        assert '".[ray]" -e plugins/unfreeze-ray' in text and '".[slurm]" -e plugins/unfreeze-slurm' in text, doc
 
 
 # -- the signatures and exceptions the docs give ------------------------------------------------------------
