@@ -1,9 +1,12 @@
 """Your own loop (``unfreeze_core.integrations.loop.Unfreezing``), checked as a user would: units bit-identical
 until their step in a plain PyTorch loop, the optimizer's groups, the refusals, and docs/examples/own_loop.py run
-as written: stopped, resumed from its own checkpoint, ending as the unbroken run to the bit."""
+as written: stopped, resumed from its own checkpoint, ending as the unbroken run to the bit; two processes
+(torchrun, gloo, the model in DDP) unfreeze alike."""
 
 import json
+import os
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,3 +81,18 @@ def test_the_example_stops_resumes_from_its_checkpoint_and_ends_as_the_unbroken_
     events = json.loads((tmp_path / "broken" / "schedule.json").read_text())
     assert [e["step"] for e in events] == [0, 5, 10, 15, 20, 25, 30, 35] and "scores" in events[0]
     assert sorted(u for e in events for u in e["units"]) == list(range(8))
+
+
+def test_two_processes_with_ddp_unfreeze_alike_and_end_with_identical_weights(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", "29553", str(Path(__file__).with_name("own_loop_ddp_worker.py")), str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["world"] == 2 and len(rank0["events"]) == 4 and rank0["events"] == rank1["events"]
+    assert all("scores" in e for e in rank0["events"][:-1])  # decided on rank 0, broadcast
+    assert rank0["weights"] == rank1["weights"]
+    assert rank0["moved_while_frozen"] == rank1["moved_while_frozen"] == []  # weight decay on
+    assert rank0["moved_after"] == [0, 1, 2, 3]
