@@ -129,3 +129,21 @@ def test_gradient_accumulation_selects_once_per_update(tmp_path):
     events = unfreezing.schedule.events
     assert [e["step"] for e in events] == [0, 2, 4, 6] and all(len(e["units"]) == 1 for e in events)
     assert snapshots.snaps.moved_while_frozen(events) == []
+
+
+def test_events_and_fisher_reach_the_loggers_at_their_step(tmp_path):
+    import csv
+
+    import yaml
+    from lightning.pytorch.loggers import CSVLogger
+
+    module, tokenizer = tiny_module()
+    unfreezing = UnfreezeFinetuning(selector="fisher", k=2, fisher_batches=1, fisher_every=4)
+    logger = CSVLogger(tmp_path, name="csv")
+    trainer(tmp_path, 8, [unfreezing], logger=logger, log_every_n_steps=1).fit(module, world_loader(tokenizer))
+    rows = list(csv.DictReader(open(f"{logger.log_dir}/metrics.csv")))
+    unfrozen = {(int(r["step"]), k) for r in rows for k, v in r.items() if k.startswith("unfreeze/unit_") and v}
+    assert unfrozen == {(e["step"], f"unfreeze/unit_{u}") for e in unfreezing.schedule.events for u in e["units"]}
+    assert sorted({int(r["step"]) for r in rows if r.get("fisher/sum_trainable")}) == [0, 4]
+    assert yaml.safe_load(open(f"{logger.log_dir}/hparams.yaml"))["unfreeze"]["selector"] == "fisher"
+    assert json.loads(open(f"{logger.log_dir}/schedule.json").read()) == unfreezing.schedule.events  # trainer.log_dir
