@@ -7,4 +7,4 @@ cd "$(dirname "$0")"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,peft,real]" \
   -e plugins/unfreeze-selectors -e plugins/unfreeze-madx -e plugins/unfreeze-lora -e plugins/unfreeze-fisher -e plugins/unfreeze-mdeberta \
   -e plugins/unfreeze-ray -e plugins/unfreeze-slurm -e plugins/unfreeze-peft \
-  -e plugins/unfreeze-full
+  -e plugins/unfreeze-full -e plugins/unfreeze-lightning

@@ -210,3 +210,122 @@ def test_every_extra_the_docs_name_exists():
              for e in group.split(",")}
     assert named and named <= extras, sorted(named - extras)
     assert {"peft", "mlflow", "wandb", "trackio", "ray", "slurm", "tensorboard"} <= extras
+    for doc in ("README.md", "docs/sweeps.md"):  # where a launcher's user looks for what to install
+        text = (ROOT / doc).read_text()
+        assert '".[ray]" -e plugins/unfreeze-ray' in text and '".[slurm]" -e plugins/unfreeze-slurm' in text, doc
+
+
+# -- the signatures and exceptions the docs give ------------------------------------------------------------
+
+
+def _documented_callables() -> tuple[dict, dict]:
+    """(functions and classes a doc may call by name, methods a doc's table may give as rows)."""
+    import unfreeze_core
+    from unfreeze_core import testing
+    from unfreeze_core.integrations.loop import Unfreezing
+    from unfreeze_core.integrations.transformers import UnfreezeCallback
+
+    named = {n: getattr(unfreeze_core, n) for n in unfreeze_core.__all__}
+    named |= {n: getattr(testing, n) for n in testing.__all__}
+    named |= {"UnfreezeCallback": UnfreezeCallback, "Unfreezing": Unfreezing}
+    try:
+        from unfreeze_lightning import UnfreezeFinetuning
+
+        named["UnfreezeFinetuning"] = UnfreezeFinetuning
+    except ImportError:  # plugins/unfreeze-lightning not installed
+        pass
+    methods = {n: f for n, f in vars(Unfreezing).items() if callable(f) and not n.startswith("_")}
+    return {n: f for n, f in named.items() if callable(f)}, methods
+
+
+def _signature_mentions():
+    """(where, name, text in the parentheses, whether it is a table row's first cell) for every `name(...)`."""
+    for path in DOC_FILES:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for m in re.finditer(r"(?<![\w.])(\w+)\(([^()`\n]*)\)", line):
+                row = line.startswith("| `") and m.start() < line.index("|", 1)  # in a table's first cell
+                yield f"{path.name}:{n}", m.group(1), m.group(2), row
+
+
+def _params(signature, drop_self: bool) -> list:
+    import inspect
+
+    params = list(signature.parameters.values())
+    return params[1:] if drop_self else params
+
+
+def test_every_signature_the_docs_give_is_the_codes():
+    import ast
+    import inspect
+
+    named, methods = _documented_callables()
+    wrong, checked = [], 0
+    for where, name, inside, row in _signature_mentions():
+        if "..." in inside:
+            continue  # an abbreviation: `Unfreezing(model, selector=..., ...)`
+        if row and (name in named or name in methods):  # a signature: the same parameters, kinds and defaults
+            func = named.get(name) or methods[name]
+            real = _params(inspect.signature(func), drop_self=name not in named)
+            doc = ast.parse(f"def f({inside}): pass").body[0].args
+            given = [(a.arg, "kw" if kw else "pos") for kw, args in ((False, doc.posonlyargs + doc.args),
+                                                                    (True, doc.kwonlyargs)) for a in args]
+            given += [(doc.vararg.arg, "*")] if doc.vararg else []
+            given += [(doc.kwarg.arg, "**")] if doc.kwarg else []
+            kind = {inspect.Parameter.KEYWORD_ONLY: "kw", inspect.Parameter.VAR_POSITIONAL: "*",
+                    inspect.Parameter.VAR_KEYWORD: "**"}
+            actual = [(p.name, kind.get(p.kind, "pos")) for p in real]
+            defaults = dict(zip([a.arg for a in doc.args][::-1], doc.defaults[::-1]))
+            defaults |= {a.arg: d for a, d in zip(doc.kwonlyargs, doc.kw_defaults) if d is not None}
+            real_defaults = {p.name: p.default for p in real}
+            bad_defaults = [k for k, d in defaults.items() if ast.literal_eval(d) != real_defaults.get(k)]
+            if given != actual or bad_defaults:
+                wrong.append(f"{where}: {name}({inside}) is not {name}{inspect.signature(func)}")
+            checked += 1
+        elif name in named:  # a call: the code takes these arguments
+            try:
+                call = ast.parse(f"f({inside})", mode="eval").body
+            except SyntaxError:
+                continue
+            try:
+                inspect.signature(named[name]).bind_partial(*[None] * len(call.args),
+                                                            **{k.arg: None for k in call.keywords if k.arg})
+            except TypeError as exc:
+                wrong.append(f"{where}: {name}({inside}): {exc}")
+            checked += 1
+    assert not wrong, wrong
+    assert checked > 20
+
+
+def test_the_signature_walk_sees_the_tables():
+    rows = {name for _, name, _, row in _signature_mentions() if row}
+    assert {"check_backend", "check_task", "param_groups", "load_state_dict"} <= rows
+
+
+def test_the_exceptions_the_docs_promise():
+    """docs/plugins.md: the conformance checks raise AssertionError (check_backend too, for the engine's own
+    checks); build_model raises ValueError and otherwise returns (model, tokenizer, units)."""
+    from unfreeze_core import AdapterBackend
+    from unfreeze_core.testing import build_model, check_backend
+
+    class Overlapping(AdapterBackend):
+        """Every unit holds the same new module: refused by the engine's checks (units must not overlap)."""
+
+        def setup(self, model, **_):
+            import torch
+
+            self.norm = model.base_model.shared = torch.nn.Linear(2, 2)
+
+        def units(self, model):
+            return {u: list(self.norm.named_parameters()) for u in range(model.config.num_hidden_layers)}
+
+        def unit_modules(self, model):
+            return {u: [self.norm] for u in range(model.config.num_hidden_layers)}
+
+        def num_units(self, config):
+            return config.num_hidden_layers
+
+    assert "raises `AssertionError`" in DOC and "returns `(model, tokenizer, units)`" in DOC
+    with pytest.raises(AssertionError, match="units 0 and 1 both hold"):
+        check_backend(Overlapping)
+    with pytest.raises(ValueError, match="units 0 and 1 both hold"):
+        build_model(Overlapping())

@@ -234,3 +234,17 @@ def test_the_printed_test_command_works_as_printed(tmp_path):
     done = subprocess.run(command.split() + ["-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-1000:]
+
+
+def test_show_keeps_the_help_of_fields_an_options_subclass_inherits(tmp_path):
+    fake_distribution(tmp_path, "inherit-unfreeze-plugin", "inherit_unfreeze_plugin", "inherit",
+                      "from dataclasses import dataclass\n"
+                      "from unfreeze_core import hookimpl, Selector\n"
+                      "@dataclass\nclass Base:\n    stride: int = 2\n    \"\"\"Units skipped between two picks.\"\"\"\n"
+                      "@dataclass\nclass Mine(Base):\n    top: bool = True\n    \"\"\"Start at the top.\"\"\"\n"
+                      "class Skipper(Selector):\n    'Skips units.'\n    Options = Mine\n"
+                      "    def select(self, ctx):\n        return []\n"
+                      "@hookimpl\ndef register_selectors(register):\n    register('skipper', Skipper)\n")
+    shown = unfreeze("plugins", "show", "skipper", path=tmp_path, columns=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "Units skipped between two picks." in shown.stdout and "Start at the top." in shown.stdout

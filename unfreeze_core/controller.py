@@ -43,6 +43,56 @@ def _state():
     return PartialState()
 
 
+class TorchProcesses:
+    """The processes of ``torch.distributed`` (one when it is not initialised), for a loop that does not run
+    on accelerate (Lightning, a plain torchrun script): what ``Unfreezer(processes=...)`` asks of the
+    processes, as accelerate's ``PartialState`` has it: ``is_main_process``, ``num_processes`` and
+    ``broadcast(obj)`` (rank 0's object on every rank)."""
+
+    @staticmethod
+    def _dist():
+        import torch.distributed as dist
+
+        return dist if dist.is_available() and dist.is_initialized() else None
+
+    @property
+    def num_processes(self) -> int:
+        dist = self._dist()
+        return dist.get_world_size() if dist else 1
+
+    @property
+    def is_main_process(self) -> bool:
+        dist = self._dist()
+        return dist.get_rank() == 0 if dist else True
+
+    def broadcast(self, obj):
+        dist = self._dist()
+        if dist is None or dist.get_world_size() == 1:
+            return obj
+        holder = [obj]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
+
+
+class _AccelerateProcesses:
+    """accelerate's processes (the default: unfreeze's own loop and the Hugging Face Trainer run on them)."""
+
+    @property
+    def num_processes(self) -> int:
+        return _state().num_processes
+
+    @property
+    def is_main_process(self) -> bool:
+        return _state().is_main_process
+
+    def broadcast(self, obj):
+        if _state().num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            return broadcast_object_list([obj])[0]
+        return obj
+
+
 class TrainBatches:
     """Training batches for a selector's services, from a data loader of their own seeded by
     (seed, step): the training loop's order and RNG are untouched. One shuffled pass at most: ``n``
@@ -90,6 +140,10 @@ class TrainBatches:
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, generator=generator,
                                              collate_fn=self.collate)
         for batch in loader:
+            if not hasattr(batch, "items"):
+                raise UnfreezeError(f"training batches for a selector must be dicts of the model's keyword arguments "
+                                    f"(the model is called as model(**batch)), the collate function gave a "
+                                    f"{type(batch).__name__}")
             yield {k: v.to(self.device) if hasattr(v, "to") and self.device is not None else v
                    for k, v in batch.items()}
 
@@ -117,12 +171,15 @@ class Unfreezer:
     ``backend`` (``units``/``unit_modules`` of a model, used on a copy for tr(F)), ``task``
     (``output_distributions`` for ŷ), ``estimator`` (the run's tr(F) estimator) and ``batches``
     (a ``TrainBatches``) are the selector's services; a selector that needs none (GU, LPFT, random)
-    runs without them.
+    runs without them. ``processes`` (``is_main_process``, ``num_processes``, ``broadcast``): where SELECT
+    runs and how its decision reaches the other ranks; accelerate's by default, ``TorchProcesses()`` for a
+    loop on ``torch.distributed`` alone.
     """
 
     def __init__(self, selector, units: dict, *, k: int, seed: int = 0, backend=None, task=None, estimator=None,
-                 batches: TrainBatches | None = None, fisher_batches: int = 40):
+                 batches: TrainBatches | None = None, fisher_batches: int = 40, processes=None):
         self.units, self.backend, self.task = units, backend, task
+        self.processes = processes or _AccelerateProcesses()
         self.estimator = selector.own_estimator() or estimator  # a selector's own estimator is the one that scores
         self.fisher_batches = fisher_batches
         self.seed, self.batches = seed, batches
@@ -156,7 +213,7 @@ class Unfreezer:
         if not schedule.due(step):
             return []
         before = set(schedule.trainable)
-        state = _state()
+        state = self.processes
         if state.is_main_process:
             self.last_estimate = None
             events = len(schedule.events)
@@ -166,9 +223,7 @@ class Unfreezer:
             if self.last_estimate and len(schedule.events) > events:
                 schedule.events[-1].update(self.last_estimate)  # how much data the decision read
         if state.num_processes > 1:
-            from accelerate.utils import broadcast_object_list
-
-            schedule.load_state_dict(broadcast_object_list([schedule.state_dict()])[0])
+            schedule.load_state_dict(state.broadcast(schedule.state_dict()))
         new = sorted(set(schedule.trainable) - before)
         set_trainable(self.units, new)
         return new
@@ -206,7 +261,7 @@ class Unfreezer:
         data = StepBatches(self.train_batches(batches, step), self.batches.groups(batches))
         estimator.batches_used = None
         scores = fisher_scores(model, self.backend, self.task, estimator, data, generator,
-                               in_place=_state().num_processes == 1)
+                               in_place=self.processes.num_processes == 1)
         self.last_estimate = self._read(batches, estimator.batches_used)
         return scores
 
@@ -264,5 +319,5 @@ class Unfreezer:
         return accelerator.prepare_model(inner)
 
 
-__all__ = ["Unfreezer", "TrainBatches", "set_trainable"]
+__all__ = ["Unfreezer", "TrainBatches", "TorchProcesses", "set_trainable"]
 

@@ -145,13 +145,22 @@ def type_name(hint) -> str:
 
 
 def _attribute_docs(options_cls: type) -> dict[str, str]:
-    """Docstrings written under fields (``x: int = 1`` then ``\"\"\"...\"\"\"``), read from the source."""
+    """Docstrings written under fields (``x: int = 1`` then ``\"\"\"...\"\"\"``), read from the source of the
+    class and of every class it inherits fields from (a subclass's own docstring for a field wins)."""
+    docs: dict[str, str] = {}
+    for cls in reversed(options_cls.__mro__):
+        if cls is not object:
+            docs.update(_own_attribute_docs(cls))
+    return docs
+
+
+def _own_attribute_docs(cls: type) -> dict[str, str]:
     import ast
     import inspect
     import textwrap
 
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(options_cls)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError, SyntaxError):
         return {}
     docs, body = {}, tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []

@@ -98,7 +98,9 @@ def check_selector(cls, options: dict | None = None, *, sizes=(1, 4, 8), k: int 
 def build_model(backend, *, model: str = "tiny", task=None):
     """The engine's model for ``backend`` (an instance): ``model`` loaded as ``unfreeze run --model`` loads it,
     the task's head added (default: the world's NLI), ``backend.setup`` run and its units checked as the
-    engine checks them (``backend_checks``). Returns ``(model, tokenizer, units)``."""
+    engine checks them (``backend_checks``: a broken one raises ``ValueError``, one line). Returns
+    ``(model, tokenizer, units)``: the model with its head and adapters, its tokenizer, and unit -> named
+    parameters."""
     from .backend_checks import set_up
     from .models import load_model
 
@@ -117,11 +119,15 @@ def check_backend(cls, options: dict | None = None, *, model: str = "tiny", task
     weights only, every trainable parameter in a unit or the head), ``unit_modules`` holds the units'
     parameters, a forward pass works with every unit frozen and moves the loss through each unit when it
     is trainable, ``activate_language`` takes every language, and ``save`` writes into a folder that
-    exists. Returns the units."""
+    exists. Returns the units. A broken promise raises ``AssertionError`` naming it, the engine's own checks
+    included (``build_model`` raises their ``ValueError``)."""
     import torch
 
     backend = make(cls, options)
-    built, tokenizer, units = build_model(backend, model=model, task=task)
+    try:
+        built, tokenizer, units = build_model(backend, model=model, task=task)
+    except ValueError as exc:
+        raise AssertionError(f"{cls.__name__}: {exc}") from exc
     modules = backend.unit_modules(built)
     assert sorted(modules) == sorted(units), f"unit_modules has units {sorted(modules)}, units has {sorted(units)}"
     for unit, params in units.items():
@@ -318,11 +324,15 @@ def world_grid(folder: str | Path, name: str = "g", selectors=("standard", "topd
 
 
 def unit_snapshots(units):
-    """A ``transformers.TrainerCallback`` for a Trainer test of a backend: it copies every unit's weights
-    (``units`` as ``UnfreezeCallback.units`` has them) before the first update and after each update, in
-    ``taken[updates done][unit]`` (a list of tensors). ``moved_while_frozen(events)`` lists ``(unit, update)``
-    where a unit changed before its unfreeze step (``schedule.json``'s events), which must stay empty;
-    ``moved_after(events)`` lists the units that changed once unfrozen."""
+    """Copies of every unit's weights (``units`` as ``UnfreezeCallback.units``, ``Unfreezing.units`` or
+    ``UnfreezeFinetuning.units`` have them) before the first update and after each update, in
+    ``taken[updates done][unit]`` (a list of tensors). The object returned is a ``transformers.TrainerCallback``
+    (a Trainer takes the copies itself: ``callbacks=[snaps]``); from any other loop call
+    ``snaps.record(updates_done)`` before the first update (0) and after each. Its methods:
+    ``snaps.moved_while_frozen(events)`` lists ``(unit, update)`` where a unit changed before its unfreeze step
+    (``schedule.json``'s events), which must stay empty; ``snaps.moved_after(events)`` lists the units that
+    changed once unfrozen; ``snaps.same(unit, a, b)`` whether a unit had the same weights after ``a`` updates
+    as after ``b``."""
     import torch
     from transformers import TrainerCallback
 
@@ -335,6 +345,10 @@ def unit_snapshots(units):
 
         def take(self):
             return {u: [p.detach().clone() for _, p in params] for u, params in units.items()}
+
+        def record(self, done: int) -> None:
+            """The units' weights after ``done`` updates (0: before the first)."""
+            self.taken[done] = self.take()
 
         def on_step_begin(self, args, state, control, **kwargs):
             if state.global_step == 0:

@@ -27,7 +27,7 @@ def zero_shot(model, tokenizer, task: str = "nli", *, task_options: dict | None 
     from ..errors import UnfreezeError
     from ..plugins import get_plugins
     from ..results import summarise
-    from .transformers import _registered
+    from .resolve import _registered
 
     made = _registered("tasks", task, task_options)
     if device is None:

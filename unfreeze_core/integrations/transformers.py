@@ -31,81 +31,7 @@ from ..errors import UnfreezeError, first_line
 from ..events import UnfreezeRecord
 
 from ..rundir import CALLBACK_SETTINGS, FISHER, SCHEDULE
-
-
-class LogitsOf:
-    """ŷ for a Hugging Face model's outputs: start and end logits (extractive QA) or the logits."""
-
-    def output_distributions(self, outputs):
-        start = getattr(outputs, "start_logits", None)
-        if start is not None:
-            return [start, outputs.end_logits]
-        return [outputs.logits]
-
-
-class ModuleUnits:
-    """A backend from a user's mapping unit -> modules (objects or dotted names in ``model``)."""
-
-    def __init__(self, model, mapping: dict):
-        names = {id(m): n for n, m in model.named_modules()}
-        self.names = {}
-        for unit, modules in mapping.items():
-            resolved = []
-            for module in modules if isinstance(modules, (list, tuple)) else [modules]:
-                if isinstance(module, str):
-                    resolved.append(module)
-                elif id(module) in names:
-                    resolved.append(names[id(module)])
-                else:
-                    raise UnfreezeError(f"unit {unit}: {type(module).__name__} is not a module of the model")
-            self.names[int(unit)] = resolved
-        if sorted(self.names) != list(range(len(self.names))):
-            raise UnfreezeError(f"units must be numbered 0..L-1 (bottom layer 0), got {sorted(self.names)}")
-
-    def unit_modules(self, model):
-        try:
-            return {u: [model.get_submodule(n) for n in names] for u, names in self.names.items()}
-        except AttributeError as exc:
-            raise UnfreezeError(f"units: {exc}") from None
-
-    def units(self, model):
-        return {u: [(f"{n}.{p_name}", p) for n, m in zip(self.names[u], modules) for p_name, p in m.named_parameters()]
-                for u, modules in self.unit_modules(model).items()}
-
-
-def _registered(kind: str, name: str, options: dict | None):
-    from ..options import parse_options
-    from ..plugins import get_plugins
-
-    cls = get_plugins().registries()[kind].get(name)
-    return cls(parse_options(cls.Options, options, f"{kind[:-1].replace('_', ' ')} {name!r}"))
-
-
-def _backend(model, units, backend, backend_options, adapter):
-    if units is not None:
-        return ModuleUnits(model, units)
-    if backend is not None:
-        made = _registered("adapter_backends", backend, backend_options)
-    else:  # the model's active adapter (an adapters model, as AdapterTrainer trains)
-        from ..units import TaskAdapterBackend
-
-        if getattr(model, "peft_config", None):
-            raise UnfreezeError("the model has PEFT adapters: give backend='peft-lora' (LoRA) or 'peft-ia3' "
-                                "(pip install plugins/unfreeze-peft), or units={unit: [modules]}")
-        made = TaskAdapterBackend()
-        active = getattr(model, "active_adapters", None)
-        if active is not None and not hasattr(active, "flatten"):  # not an ``adapters`` model
-            raise UnfreezeError("the model has neither adapters nor units: add adapters (adapters.init(model), "
-                                "add_adapter, train_adapter) or PEFT's, or give units={unit: [modules]}")
-        names = sorted(active.flatten()) if active is not None else []
-        if adapter is None and len(names) != 1:
-            raise UnfreezeError("give units={unit: [modules]}, backend= or adapter=: the model has "
-                                f"{len(names)} active adapters ({', '.join(names) or 'none'})")
-        made.adapter_name = adapter or names[0]
-        return made
-    if adapter is not None:
-        made.adapter_name = adapter
-    return made
+from .resolve import LogitsOf, ModuleUnits, resolve  # noqa: F401 (ModuleUnits: importable here too)
 
 
 class UnfreezeCallback(TrainerCallback, ExportableState):
@@ -134,28 +60,13 @@ class UnfreezeCallback(TrainerCallback, ExportableState):
                  plugin_hooks: bool = True):
         from ..plugins import get_plugins
 
-        from ..backend_checks import check_units
-
         self.hook = get_plugins().hook if plugin_hooks else None
-        self.backend = _backend(model, units, backend, backend_options, adapter)
-        try:
-            self.units = self.backend.units(model)
-            if not self.units:
-                raise UnfreezeError("the model has no units to unfreeze")
-            check_units(self.backend, model, self.units, require_grad=False, rest=False)
-        except ValueError as exc:
-            raise UnfreezeError(f"UnfreezeCallback: {first_line(exc)}") from None
-        self.selector = _registered("selectors", selector, selector_options)
-        self.model = model
-        self.settings = {"selector": selector, "k": k, "selector_options": dict(selector_options or {}),
-                         "estimator": estimator, "backend": backend or ("units" if units is not None else "adapter"),
-                         "units": len(self.units), "fisher_every": fisher_every, "fisher_batches": fisher_batches}
-        self.estimator = None
-        if estimator is not None:
-            if estimator in get_plugins().registries()["fisher_estimators"].entries:
-                self.estimator = _registered("fisher_estimators", estimator, estimator_options)
-            elif fisher_every:
-                raise UnfreezeError(f"fisher_every needs the Fisher estimator {estimator!r}, which is not installed")
+        parts = resolve(model, who="UnfreezeCallback", selector=selector, k=k, selector_options=selector_options,
+                        units=units, backend=backend, backend_options=backend_options, adapter=adapter,
+                        estimator=estimator, estimator_options=estimator_options, fisher_every=fisher_every,
+                        fisher_batches=fisher_batches)
+        self.backend, self.units, self.selector, self.estimator = parts.backend, parts.units, parts.selector, parts.estimator
+        self.model, self.settings = model, parts.settings
         self.k, self.seed, self.task = k, seed, task or LogitsOf()
         self.fisher_every, self.fisher_batches = fisher_every, fisher_batches
         self.unfreezer, self.trainer, self.tracked = None, None, []
