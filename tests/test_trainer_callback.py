@@ -133,7 +133,7 @@ def test_fun_events_and_fisher_go_through_trainer_log_tensorboard_and_schedule_j
 
 
 def test_two_processes_unfreeze_alike_and_end_with_identical_weights(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(Path(__file__).with_name("hf_ddp_worker.py")), str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]

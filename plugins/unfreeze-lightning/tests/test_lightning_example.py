@@ -37,7 +37,7 @@ def test_the_example_runs_and_resumes_from_its_checkpoint_to_the_bit(tmp_path, m
 
 
 def test_the_example_on_two_processes_unfreezes_alike_and_ends_with_identical_weights(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29547"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port()}
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("lightning_ddp_worker.py")), str(tmp_path)],
                           capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -51,3 +51,12 @@ def test_the_example_on_two_processes_unfreezes_alike_and_ends_with_identical_we
     assert rank0["weights"] == rank1["weights"]
     assert rank0["moved_while_frozen"] == rank1["moved_while_frozen"] == []  # weight decay on
     assert rank0["moved_after"] == list(range(8))  # each moved once unfrozen (the last at step 14 of 16)
+
+
+def free_port() -> str:
+    """A free TCP port on 127.0.0.1 for this launch's rendezvous (fixed ports collide under pytest-xdist)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])

@@ -80,7 +80,7 @@ def _unwrapped_base():
 
 def test_two_processes_unfreeze_alike_and_end_with_identical_weights(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", "29531", str(Path(__file__).with_name("peft_ddp_worker.py")), str(tmp_path)]
+           "--master_port", free_port(), str(Path(__file__).with_name("peft_ddp_worker.py")), str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -92,3 +92,12 @@ def test_two_processes_unfreeze_alike_and_end_with_identical_weights(tmp_path):
     assert rank0["weights"] == rank1["weights"]
     assert rank0["moved_while_frozen"] == rank1["moved_while_frozen"] == []
     assert rank0["base_moved"] == rank1["base_moved"] == []
+
+
+def free_port() -> str:
+    """A free TCP port on 127.0.0.1 for this launch's rendezvous (fixed ports collide under pytest-xdist)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
