@@ -10,7 +10,6 @@ place), and every file's sha256 is checked against the values below before anyth
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UnfreezeError
+from .digest import sha256
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,6 @@ def cache_root() -> Path:
     if os.environ.get("UNFREEZE_CACHE"):
         return Path(os.environ["UNFREEZE_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unfreeze"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def archive_path(name: str) -> Path:

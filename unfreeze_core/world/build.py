@@ -3,7 +3,6 @@ and a manifest with sizes, knobs and sha256 checksums."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import random
@@ -12,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..digest import sha256
 from ..errors import UnfreezeError, first_line
 from .generator import (FUNCTION, GRAMMAR, LANGUAGES, NAMES, PUNCT, SUMMARY_SIZE, Language, content_concepts,
                         corpus_document, summary_target)
@@ -51,14 +51,6 @@ class BuildConfig:
         return cls(seed=seed, layers=2, hidden=32, heads=2, intermediate=64, vocab_size=1500,
                    docs_per_language=300, mlm_steps=20, adapter_steps=5, batch_size=16,
                    task_sizes={t: {"train": 30, "validation": 10, "test": 12} for t in TASKS})
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def checksums(root: Path) -> dict[str, str]:
