@@ -66,6 +66,16 @@ def test_corrupt_weights_are_refused_before_loading(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("UNFREEZE_CACHE", str(tmp_path / "file" / "cache"))  # below a file: no folder can be made
+    result = run(SHORT + ["--output-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and "unexpected" not in result.output, result.output
+    line = result.output.strip()
+    assert "\n" not in line and "cannot unzip the checkpoint into" in line and "UNFREEZE_CACHE" in line, line
+    assert not (tmp_path / "runs").exists()
+
+
 def test_absent_package_says_what_to_install(tmp_path, monkeypatch):
     absent = packaged.Packaged(**{**packaged.PACKAGED["minilm"].__dict__, "module": "all_minilm_l6_v2_not_here"})
     monkeypatch.setitem(packaged.PACKAGED, "minilm", absent)

